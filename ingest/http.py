@@ -1,0 +1,158 @@
+"""The one HTTP client every connector uses.
+
+Retry policy, written once: 5xx, connection resets, timeouts and unparseable bodies are retried
+with exponential backoff and jitter; a 429 waits exactly what the API says (`Retry-After`, or a
+rate-limit reset header) before the next try; after `max_attempts` a `SourceHTTPError` names the
+source, stream and URL. Credentials travel only in headers, and URLs are stripped of query
+values that look like secrets before they reach a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+log = logging.getLogger(__name__)
+
+_SECRET_PARAMS = {"apikey", "api_key", "token", "access_token", "key", "password", "secret"}
+# Header names a 429 may carry, in the order we trust them; values are seconds to wait.
+_WAIT_HEADERS = ("Retry-After", "ratelimit-reset", "X-RateLimit-Reset-After")
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*[]"), netloc=parts.hostname or ""))
+
+
+class SourceHTTPError(RuntimeError):
+    """A request that failed for good; the message is safe to log."""
+
+    def __init__(self, source: str, stream: str | None, url: str, detail: str) -> None:
+        where = f"{source}.{stream}" if stream else source
+        super().__init__(f"{where}: {detail} ({redact_url(url)})")
+        self.source, self.stream, self.url = source, stream, redact_url(url)
+
+
+class _Retryable(Exception):
+    def __init__(self, detail: str, wait: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail, self.wait = detail, wait
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    jitter: float = 1.0
+    timeout: tuple[float, float] = (10.0, 60.0)  # (connect, read) seconds
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    for name in _WAIT_HEADERS:
+        value = response.headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            continue
+    return None
+
+
+class HttpClient:
+    """JSON over HTTP for one source, with the retry policy above."""
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.source = source
+        self.base_url = base_url.rstrip("/") + "/"
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._session = requests.Session()
+        self._session.headers.update({"Accept": "application/json", "User-Agent": "cxloop"})
+        self._session.headers.update(headers or {})
+        self._session.auth = auth
+
+    def url(self, path_or_url: str) -> str:
+        return urljoin(self.base_url, path_or_url.lstrip("/")) if "://" not in path_or_url else path_or_url
+
+    def get_json(self, path_or_url: str, *, params: Mapping[str, Any] | None = None,
+                 stream: str | None = None) -> Any:
+        return self.request_json("GET", path_or_url, params=params, stream=stream)
+
+    def post_json(self, path_or_url: str, body: Any, *, stream: str | None = None) -> Any:
+        return self.request_json("POST", path_or_url, json_body=body, stream=stream)
+
+    def request_json(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
+                     json_body: Any = None, stream: str | None = None) -> Any:
+        url = self.url(path_or_url)
+        policy = self.policy
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retryable) and exc.wait is not None:
+                return exc.wait
+            backoff = min(policy.backoff_max, policy.backoff_initial * 2 ** (state.attempt_number - 1))
+            return backoff + random.uniform(0, policy.jitter)
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s.%s: %s; retry %d/%d in %.1fs (%s)", self.source, stream or "-",
+                        getattr(exc, "detail", exc), state.attempt_number, policy.max_attempts - 1,
+                        state.next_action.sleep if state.next_action else 0.0, redact_url(url))
+
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=wait,
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, method, url, params, json_body, stream)
+        except _Retryable as exc:
+            raise SourceHTTPError(self.source, stream, url,
+                                  f"gave up after {policy.max_attempts} attempts: {exc.detail}") from None
+
+    def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
+                 stream: str | None) -> Any:
+        try:
+            response = self._session.request(method, url, params=params, json=json_body,
+                                             timeout=self.policy.timeout)
+        except requests.Timeout:
+            raise _Retryable("timed out") from None
+        except requests.ConnectionError as exc:
+            raise _Retryable(f"connection failed: {type(exc).__name__}") from None
+        status = response.status_code
+        if status == 429:
+            raise _Retryable("rate limited (429)", wait=_retry_after_seconds(response))
+        if status >= 500:
+            raise _Retryable(f"server error {status}")
+        if status >= 400:
+            # A client error will not fix itself: fail now with what the API said.
+            raise SourceHTTPError(self.source, stream, response.url,
+                                  f"HTTP {status}: {response.text[:300].strip()}")
+        try:
+            return response.json()
+        except (json.JSONDecodeError, requests.JSONDecodeError):
+            raise _Retryable("response body is not valid JSON") from None

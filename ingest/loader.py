@@ -1,0 +1,177 @@
+"""Landing: pages of API records into `raw.<source>_<stream>`, one batch per stream run.
+
+Every page is streamed through a single COPY into a temp table, then merged with one
+`INSERT ... ON CONFLICT (record_key) DO UPDATE ... WHERE newer`. Records that cannot be keyed
+or stored travel through the same COPY with their reason and end in `raw._rejected`, so memory
+stays flat whatever the volume and nothing is dropped silently. When a key appears more than once
+in a batch, its newest version lands and the older copies are rejected as superseded, so that
+`fetched == landed + rejected` holds for every batch. The caller owns the transaction, so the
+cursor update commits with the data or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ingest.streams import BatchResult, Record, RecordError, Stream, Window, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+RAW_TABLE_DDL = """
+create table if not exists raw.{table} (
+    record_key        text        primary key,
+    record_updated_at timestamptz not null,
+    record            jsonb       not null,
+    _batch_id         uuid        not null,
+    _loaded_at        timestamptz not null default now()
+);
+create index if not exists {index} on raw.{table} (_batch_id)
+"""
+
+SHARED_DDL = """
+create table if not exists raw._rejected (
+    rejected_id  bigint generated always as identity primary key,
+    source       text        not null,
+    stream       text        not null,
+    batch_id     uuid        not null,
+    reason       text        not null,
+    original     text        not null,
+    rejected_at  timestamptz not null default now()
+);
+-- The same bad record fetched again by a rerun is the same reject, not a new one.
+create unique index if not exists _rejected_once
+    on raw._rejected (source, stream, reason, md5(original));
+create table if not exists audit.load_batches (
+    batch_id      uuid primary key,
+    source        text        not null,
+    stream        text        not null,
+    window_start  timestamptz,
+    window_end    timestamptz not null,
+    fetched       integer     not null,
+    landed        integer     not null,
+    rejected      integer     not null,
+    inserted      integer     not null,
+    updated       integer     not null,
+    loaded_at     timestamptz not null default now(),
+    -- landed -> passed | warned | quarantined (by the quality gate) -> released
+    status        text        not null default 'landed'
+)
+"""
+
+MERGE = """
+with ranked as (
+    select record_key, record_updated_at, record, reject_reason, original,
+           row_number() over (partition by record_key order by record_updated_at desc) as version_rank
+    from _incoming
+),
+rejects as (
+    insert into raw._rejected (source, stream, batch_id, reason, original)
+    select %(source)s, %(stream)s, %(batch_id)s,
+           coalesce(reject_reason, 'superseded within its batch by a newer version of the same key'),
+           coalesce(original, record::text)
+    from ranked
+    where reject_reason is not null or version_rank > 1
+    on conflict do nothing
+    returning 1
+),
+merged as (
+    insert into raw.{table} as t (record_key, record_updated_at, record, _batch_id)
+    select record_key, record_updated_at, record, %(batch_id)s
+    from ranked
+    where reject_reason is null and version_rank = 1
+    on conflict (record_key) do update
+        set record_updated_at = excluded.record_updated_at, record = excluded.record,
+            _batch_id = excluded._batch_id, _loaded_at = now()
+        where excluded.record_updated_at > t.record_updated_at
+    returning (xmax = 0) as is_insert
+)
+select
+    (select count(*) from ranked where reject_reason is not null or version_rank > 1),
+    count(*) filter (where is_insert),
+    count(*) filter (where not is_insert)
+from merged
+"""
+
+
+def ensure_tables(conn: psycopg.Connection, stream: Stream) -> None:
+    conn.execute(SHARED_DDL)
+    conn.execute(sql.SQL(RAW_TABLE_DDL).format(
+        table=sql.Identifier(stream.table), index=sql.Identifier(f"{stream.table}__batch")))
+
+
+def _prepare(stream: Stream, record: Any) -> tuple[str, datetime, str]:
+    """Key, updated-at and JSON text of a record; RecordError says why it cannot land."""
+    if not isinstance(record, dict):
+        raise RecordError(f"not a JSON object but {type(record).__name__}")
+    try:
+        key = stream.key(record)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise RecordError(f"no natural key: missing {exc}") from None
+    if key is None or str(key).strip() == "":
+        raise RecordError("no natural key: empty")
+    try:
+        updated_at = parse_timestamp(stream.updated_at(record))
+    except (KeyError, TypeError, IndexError) as exc:
+        raise RecordError(f"no updated-at: missing {exc}") from None
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    if "\\u0000" in text:
+        raise RecordError("contains a NUL character, which PostgreSQL jsonb cannot store")
+    return str(key), updated_at, text
+
+
+def _original_text(record: Any) -> str:
+    try:
+        return json.dumps(record, ensure_ascii=False, default=str).replace("\\u0000", "\\\\u0000")
+    except (TypeError, ValueError):
+        return repr(record)
+
+
+def land(conn: psycopg.Connection, stream: Stream, batch_id: str, window: Window,
+         pages: Iterable[list[Record]]) -> BatchResult:
+    """Land every record of `pages` as batch `batch_id`, inside the caller's transaction."""
+    result = BatchResult(stream.source, stream.name, batch_id, window.start, window.end)
+    ensure_tables(conn, stream)
+    conn.execute("""
+        create temp table _incoming (
+            record_key text, record_updated_at timestamptz, record jsonb,
+            reject_reason text, original text
+        ) on commit drop""")
+    with conn.cursor() as cur, cur.copy(
+        "copy _incoming (record_key, record_updated_at, record, reject_reason, original) from stdin"
+    ) as copy:
+        for page in pages:
+            for record in page:
+                result.fetched += 1
+                try:
+                    key, updated_at, text = _prepare(stream, record)
+                except RecordError as exc:
+                    reason = str(exc)
+                    result.rejected_reasons[reason] = result.rejected_reasons.get(reason, 0) + 1
+                    copy.write_row((None, None, None, reason, _original_text(record)))
+                    continue
+                copy.write_row((key, updated_at, text, None, None))
+    rejected, inserted, updated = conn.execute(
+        sql.SQL(MERGE).format(table=sql.Identifier(stream.table)),
+        {"source": stream.source, "stream": stream.name, "batch_id": batch_id},
+    ).fetchone()
+    superseded = rejected - sum(result.rejected_reasons.values())
+    if superseded:
+        result.rejected_reasons["superseded within its batch"] = superseded
+    result.rejected, result.inserted, result.updated = rejected, inserted, updated
+    result.landed = result.fetched - result.rejected
+    conn.execute(
+        """insert into audit.load_batches
+           (batch_id, source, stream, window_start, window_end, fetched, landed, rejected, inserted, updated)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (batch_id, stream.source, stream.name, window.start, window.end, result.fetched, result.landed,
+         result.rejected, inserted, updated),
+    )
+    conn.execute("drop table _incoming")
+    return result

@@ -1,0 +1,163 @@
+"""One deterministic synthetic company that every simulator serves a view of.
+
+Everything derives from `(seed, index)` through its own random stream, so any person or record
+can be regenerated alone, the dataset streams in constant memory at any size, and a test can
+compute the expected KPIs from the same generator the simulators serve.
+The same people appear in several sources, spelled the way each tool would hold them: emails
+differing in case and surrounding whitespace, phone numbers in different formats.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+FIRST_NAMES = {
+    "en": ["Olivia", "James", "Emma", "Noah", "Ava", "Liam", "Grace", "Henry"],
+    "pl": ["Anna", "Piotr", "Zofia", "Jakub", "Maja", "Kacper", "Łucja", "Michał"],
+    "fr": ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Jules", "Inès", "Théo"],
+    "fa": ["Sara", "Reza", "Maryam", "Ali", "Niloufar", "Arash", "Shirin", "Dariush"],
+    "zh": ["Wei", "Fang", "Jing", "Lei", "Min", "Tao", "Yan", "Hui"],
+}
+LAST_NAMES = {
+    "en": ["Smith", "Taylor", "Brown", "Wilson", "Evans", "Walker"],
+    "pl": ["Kowalska", "Nowak", "Wiśniewski", "Wójcik", "Kamińska", "Lewandowski"],
+    "fr": ["Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Laurent"],
+    "fa": ["Ahmadi", "Hosseini", "Karimi", "Rahimi", "Moradi", "Jafari"],
+    "zh": ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang"],
+}
+COUNTRY = {"en": "GB", "pl": "PL", "fr": "FR", "fa": "IR", "zh": "CN"}
+DIAL = {"GB": "44", "PL": "48", "FR": "33", "IR": "98", "CN": "86"}
+LANGUAGE_WEIGHTS = {"en": 50, "pl": 15, "fr": 15, "fa": 10, "zh": 10}
+VERBATIMS = {
+    "en": {"pos": "Great product, the team solved everything quickly.",
+           "neu": "It works, but setup took longer than expected.",
+           "neg": "Support never answered and the invoice was wrong."},
+    "pl": {"pos": "Świetny produkt, zespół szybko wszystko rozwiązał.",
+           "neu": "Działa, ale konfiguracja trwała dłużej niż zakładałem.",
+           "neg": "Wsparcie nie odpowiedziało, a faktura była błędna."},
+    "fr": {"pos": "Excellent produit, l'équipe a tout résolu rapidement.",
+           "neu": "Ça marche, mais la mise en place a pris du temps.",
+           "neg": "Le support n'a jamais répondu et la facture était fausse."},
+    "fa": {"pos": "محصول عالی است و تیم همه چیز را سریع حل کرد.",
+           "neu": "کار می‌کند، اما راه‌اندازی طولانی‌تر از انتظار بود.",
+           "neg": "پشتیبانی هرگز پاسخ نداد و فاکتور اشتباه بود."},
+    "zh": {"pos": "产品很好，团队很快解决了所有问题。",
+           "neu": "可以用，但是配置花的时间比预期长。",
+           "neg": "客服从来没有回复，而且发票是错的。"},
+}
+# Score distributions shaped like real CX programmes: NPS skews high with a detractor tail.
+NPS_WEIGHTS = [3, 1, 1, 2, 2, 4, 6, 10, 15, 24, 32]
+CSAT_WEIGHTS = [5, 6, 12, 35, 42]
+CES_WEIGHTS = [3, 4, 6, 10, 17, 30, 30]
+
+NPS_FORM = "rNPS2026"
+SUPPORT_FORM = "sCSAT2026"
+FORMS = (NPS_FORM, SUPPORT_FORM)
+
+
+@dataclass(frozen=True)
+class Person:
+    index: int
+    first_name: str
+    last_name: str
+    email: str  # canonical: lower case, no spaces
+    phone_e164: str
+    country: str
+    language: str
+
+
+def _ascii(name: str) -> str:
+    table = str.maketrans("łŁéèçÉôöü", "lLeecEoou")
+    return name.translate(table).encode("ascii", "ignore").decode() or "user"
+
+
+@dataclass(frozen=True)
+class Company:
+    seed: int = 7
+    customers: int = 100
+    end: datetime = datetime(2026, 3, 10, tzinfo=UTC)
+    days: int = 60
+
+    @property
+    def start(self) -> datetime:
+        return self.end - timedelta(days=self.days)
+
+    def _rng(self, *parts: object) -> random.Random:
+        return random.Random(":".join(str(p) for p in (self.seed, *parts)))
+
+    def person(self, index: int) -> Person:
+        rng = self._rng("person", index)
+        language = rng.choices(list(LANGUAGE_WEIGHTS), weights=list(LANGUAGE_WEIGHTS.values()))[0]
+        first, last = rng.choice(FIRST_NAMES[language]), rng.choice(LAST_NAMES[language])
+        country = COUNTRY[language]
+        email = f"{_ascii(first).lower()}.{_ascii(last).lower()}{index}@example-{index % 97}.com"
+        phone = f"+{DIAL[country]}{rng.randrange(10**8, 10**9)}"
+        return Person(index, first, last, email, phone, country, language)
+
+    def people(self) -> Iterator[Person]:
+        for index in range(self.customers):
+            yield self.person(index)
+
+    def spelled_email(self, person: Person, source: str) -> str:
+        """The person's email as `source` holds it: case and whitespace vary by tool."""
+        variant = self._rng("email", source, person.index).randrange(4)
+        return [person.email, person.email.upper(), f"  {person.email.title()} ", f"{person.email} "][variant]
+
+    def _moment(self, rng: random.Random) -> datetime:
+        seconds = rng.randrange(self.days * 86400)
+        return self.start + timedelta(seconds=seconds)
+
+    # -- Typeform ---------------------------------------------------------------------------
+
+    def typeform_responses(self) -> Iterator[dict]:
+        """Every completed response, as the Responses API returns it, plus `_form_id`."""
+        for person in self.people():
+            rng = self._rng("typeform", person.index)
+            for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
+                form = rng.choice(FORMS)
+                submitted = self._moment(rng)
+                yield self._typeform_response(rng, person, form, submitted)
+
+    def _typeform_response(self, rng: random.Random, person: Person, form: str, submitted: datetime) -> dict:
+        token = f"{rng.getrandbits(128):032x}"
+        answers: list[dict] = []
+        if form == NPS_FORM:
+            score = rng.choices(range(11), weights=NPS_WEIGHTS)[0]
+            answers.append(_answer("nps", "nps", "number", score))
+            mood = "pos" if score >= 9 else "neu" if score >= 7 else "neg"
+        else:
+            csat = rng.choices(range(1, 6), weights=CSAT_WEIGHTS)[0]
+            ces = rng.choices(range(1, 8), weights=CES_WEIGHTS)[0]
+            answers.append(_answer("rating", "csat", "number", csat))
+            answers.append(_answer("opinion_scale", "ces", "number", ces))
+            mood = "pos" if csat >= 4 else "neu" if csat == 3 else "neg"
+        if rng.random() < 0.6:
+            answers.append(_answer("long_text", "comment", "text", VERBATIMS[person.language][mood]))
+        if rng.random() < 0.8:
+            answers.append(_answer("email", "email", "email", self.spelled_email(person, "typeform")))
+        landed = submitted - timedelta(seconds=rng.randrange(30, 900))
+        return {
+            "landing_id": token,
+            "token": token,
+            "response_id": token,
+            "landed_at": _iso(landed),
+            "submitted_at": _iso(submitted),
+            "metadata": {"user_agent": "Mozilla/5.0", "platform": rng.choice(["other", "mobile"]),
+                         "referer": f"https://cxloop.typeform.com/to/{form}", "network_id": f"n{person.index}",
+                         "browser": "default"},
+            "hidden": {"locale": person.language},
+            "calculated": {"score": 0},
+            "answers": answers,
+            "_form_id": form,
+        }
+
+
+def _answer(field_type: str, ref: str, value_type: str, value: object) -> dict:
+    return {"field": {"id": f"f_{ref}", "type": field_type, "ref": ref}, "type": value_type, value_type: value}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

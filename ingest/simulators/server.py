@@ -1,0 +1,177 @@
+"""A loopback HTTP server around one simulated API, with faults injectable per request.
+
+Used by `make demo` and the tests only; production code paths never import it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+Query = dict[str, list[str]]
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Api(Protocol):
+    """A simulated API: answers one request, and can spoil one record of a page on demand."""
+
+    name: str
+
+    def handle(self, method: str, path: str, query: Query, headers: dict[str, str], body: bytes) -> Reply: ...
+
+    def spoil_record(self, body: Any) -> None: ...
+
+
+FaultKind = Literal["status", "reset", "slow", "malformed_page", "malformed_record"]
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or to) the next matching reply.
+
+    status: answer `status` (429 carries `retry_after` as `Retry-After`); reset: drop the TCP
+    connection with no answer; slow: wait `delay` seconds first; malformed_page: a body that is
+    not JSON; malformed_record: a normal page with one record spoiled by the API.
+    """
+
+    kind: FaultKind
+    status: int = 500
+    retry_after: float | None = None
+    delay: float = 0.0
+    path_contains: str = ""
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: Query
+    status: int
+    body: bytes = b""
+
+
+class Simulator:
+    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api = api
+        self.requests: list[Seen] = []
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Simulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{self.api.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, fault: Fault, times: int = 1) -> None:
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path_contains in path:
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _record(self, seen: Seen) -> None:
+        with self._lock:
+            self.requests.append(seen)
+
+
+def _handler_for(sim: Simulator) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass  # the test and demo output stays readable; `sim.requests` keeps the log
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+        def _serve(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            query = parse_qs(parts.query, keep_blank_values=True)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            fault = sim._next_fault(parts.path)
+            if fault and fault.kind == "reset":
+                sim._record(Seen(method, parts.path, query, 0, body))
+                # SO_LINGER 0 makes close() send RST: the client sees "connection reset by peer".
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
+            if fault and fault.kind == "slow":
+                time.sleep(fault.delay)
+            if fault and fault.kind == "status":
+                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                reply = Reply(fault.status, {"error": f"simulated {fault.status}"}, headers)
+            else:
+                reply = sim.api.handle(method, parts.path, query, dict(self.headers.items()), body)
+                if fault and fault.kind == "malformed_record" and reply.status == 200:
+                    sim.api.spoil_record(reply.body)
+            payload = json.dumps(reply.body, ensure_ascii=False).encode()
+            if fault and fault.kind == "malformed_page":
+                payload = payload[: max(1, len(payload) // 2)]
+            sim._record(Seen(method, parts.path, query, reply.status, body))
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def bearer_ok(headers: dict[str, str], token: str) -> bool:
+    auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+    return auth == f"Bearer {token}"
+
+
+def first(query: Query, name: str, default: str | None = None) -> str | None:
+    values = query.get(name)
+    return values[0] if values else default

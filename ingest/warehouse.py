@@ -1,0 +1,99 @@
+"""Where the warehouse lives. Nothing else in cxloop knows.
+
+The warehouse is whatever the Airflow connection `cxloop_warehouse` names. When it is not
+configured, an embedded PostgreSQL is started with its data under `$CXLOOP_HOME` (default
+`.cxloop/` in the repo), so a fresh clone needs nothing installed.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+from ingest.connections import get_connection
+
+CONN_ID = "cxloop_warehouse"
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EMBEDDED_PORT = 55432
+
+
+def cxloop_home() -> Path:
+    """Local state folder: embedded warehouse, Airflow home, simulator files."""
+    return Path(os.environ.get("CXLOOP_HOME", REPO_ROOT / ".cxloop")).resolve()
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    embedded: bool
+
+    def uri(self, *, show_password: bool = False) -> str:
+        secret = ""
+        if self.password:
+            secret = ":" + (quote(self.password, safe="") if show_password else "***")
+        return f"postgresql://{quote(self.user, safe='')}{secret}@{self.host}:{self.port}/{self.dbname}"
+
+
+def resolve() -> Warehouse:
+    """The configured warehouse; starts the embedded one when none is configured."""
+    conn = get_connection(CONN_ID)
+    if conn is not None:
+        return Warehouse(
+            host=conn.host or "localhost",
+            port=int(conn.port or 5432),
+            user=conn.login or "postgres",
+            password=conn.password or "",
+            dbname=conn.schema or "postgres",
+            embedded=False,
+        )
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir at import; XDG_RUNTIME_DIR is often unset.
+        warnings.simplefilter("ignore")
+        from ingest import embedded_postgres
+    port = int(os.environ.get("CXLOOP_EMBEDDED_PORT", DEFAULT_EMBEDDED_PORT))
+    server = embedded_postgres.ensure_running(cxloop_home(), port)
+    return Warehouse(
+        host="127.0.0.1", port=server.port, user=embedded_postgres.SUPERUSER,
+        password="", dbname=embedded_postgres.DATABASE, embedded=True,
+    )
+
+
+def connect(warehouse: Warehouse | None = None, **kwargs) -> psycopg.Connection:
+    """A new psycopg connection to the warehouse, schemas guaranteed to exist."""
+    wh = warehouse or resolve()
+    conn = psycopg.connect(
+        host=wh.host, port=wh.port, user=wh.user, password=wh.password or None, dbname=wh.dbname,
+        application_name="cxloop", **kwargs,
+    )
+    _ensure_schemas(conn)
+    return conn
+
+
+def _ensure_schemas(conn: psycopg.Connection) -> None:
+    existing = {row[0] for row in conn.execute("select nspname from pg_namespace").fetchall()}
+    for schema in SCHEMAS:
+        if schema not in existing:
+            conn.execute(f'create schema if not exists "{schema}"')
+    conn.commit()
+
+
+def dbt_env(warehouse: Warehouse | None = None) -> dict[str, str]:
+    """Environment for a dbt process: `dbt_project/profiles.yml` reads these variables."""
+    wh = warehouse or resolve()
+    return {
+        "CXLOOP_PG_HOST": wh.host,
+        "CXLOOP_PG_PORT": str(wh.port),
+        "CXLOOP_PG_USER": wh.user,
+        "CXLOOP_PG_PASSWORD": wh.password,
+        "CXLOOP_PG_DBNAME": wh.dbname,
+    }
