@@ -57,6 +57,17 @@ class RetryPolicy:
     jitter: float = 1.0
     timeout: tuple[float, float] = (10.0, 60.0)  # (connect, read) seconds
 
+    @classmethod
+    def from_extra(cls, settings: Mapping[str, Any] | None) -> RetryPolicy:
+        """Overrides from a connection's `extra.retry` (e.g. `{"max_attempts": 3}`)."""
+        settings = dict(settings or {})
+        unknown = set(settings) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown retry settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        if "timeout" in settings:
+            settings["timeout"] = tuple(settings["timeout"])
+        return cls(**settings)
+
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
     for name in _WAIT_HEADERS:

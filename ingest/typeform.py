@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.http import HttpClient
+from ingest.http import HttpClient, RetryPolicy
 from ingest.streams import Record, Stream, Window, parse_timestamp
 
 CONN_ID = "cxloop_typeform"
@@ -119,7 +119,8 @@ def from_connection(conn: Any) -> TypeformSource:
     start = extra.get("start_date")
     return TypeformSource(
         client=HttpClient("typeform", conn.host or DEFAULT_BASE_URL,
-                          headers={"Authorization": f"Bearer {conn.password}"}),
+                          headers={"Authorization": f"Bearer {conn.password}"},
+                          policy=RetryPolicy.from_extra(extra.get("retry"))),
         form_ids=list(form_ids),
         metric_refs=dict(extra.get("metrics") or {}),
         history_start=parse_timestamp(start) if start else None,

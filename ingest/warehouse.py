@@ -8,6 +8,8 @@ configured, an embedded PostgreSQL is started with its data under `$CXLOOP_HOME`
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from ingest.connections import get_connection
 CONN_ID = "cxloop_warehouse"
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_EMBEDDED_PORT = 55432
 
 
@@ -97,3 +100,25 @@ def dbt_env(warehouse: Warehouse | None = None) -> dict[str, str]:
         "CXLOOP_PG_PASSWORD": wh.password,
         "CXLOOP_PG_DBNAME": wh.dbname,
     }
+
+
+def run_dbt(args: list[str], warehouse: Warehouse | None = None) -> None:
+    """Run a dbt command (e.g. `["build", "--select", "marts"]`) against the warehouse.
+
+    A subprocess rather than dbt's Python API: dbt configures global logging and adapter state,
+    which must not leak into an Airflow worker that runs other tasks afterwards.
+    """
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    env = {**os.environ, **dbt_env(warehouse)}
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    proc = subprocess.run([dbt, *args, *project], env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed with exit code {proc.returncode}; see its output above")
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded warehouse if it runs; True if it was running."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ingest import embedded_postgres
+    return embedded_postgres.stop(cxloop_home())

@@ -1,0 +1,53 @@
+# cxloop: `make demo` runs the pipeline on the embedded warehouse; `make test` runs the tests.
+# Everything installs into .venv from PyPI; nothing else needs to be on the machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+export CXLOOP_HOME  ?= $(CURDIR)/.cxloop
+export AIRFLOW_HOME ?= $(CXLOOP_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER  := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test lint stop dbt clean help
+
+help:
+	@echo "make demo   run cxloop_nightly for the last 3 days against the bundled simulators"
+	@echo "make test   run the test suite (unit + end-to-end)"
+	@echo "make lint   ruff"
+	@echo "make stop   stop the embedded warehouse"
+	@echo "make dbt ARGS='build --select marts'   run dbt against the warehouse"
+
+install: $(STAMP)
+
+# constraints.txt pins every transitive version that was tested together.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	@# Some pip configs name index folders that do not exist; drop that noise, keep real errors.
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
+	$(BIN)/python -c "import airflow.sdk, dbt.version, great_expectations, pgserver, psycopg"
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+stop: $(STAMP)
+	$(BIN)/python -m ingest warehouse stop
+
+dbt: $(STAMP)
+	$(BIN)/python -m ingest dbt $(ARGS)
+
+clean: stop
+	rm -rf $(CXLOOP_HOME) dbt_project/target dbt_project/logs

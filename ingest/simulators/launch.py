@@ -1,0 +1,49 @@
+"""Start the bundled API simulators on loopback and describe them as Airflow connections."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from ingest.simulators.company import FORMS, Company
+from ingest.simulators.server import Simulator
+from ingest.simulators.typeform import TypeformApi
+
+
+@dataclass
+class Simulators:
+    """Running simulators by source name, and the `AIRFLOW_CONN_*` variables that reach them."""
+
+    company: Company
+    servers: dict[str, Simulator] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    def __enter__(self) -> Simulators:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def start(company: Company, *, retry: dict | None = None) -> Simulators:
+    """Start one simulator per source over `company`.
+
+    `retry` goes into each connection's extra (see ingest/http.py), so tests can make a
+    connector give up quickly on a simulator that keeps failing.
+    """
+    sims = Simulators(company)
+    typeform = sims._stack.enter_context(Simulator(TypeformApi(company, token="tf-demo-token")))
+    sims.servers["typeform"] = typeform
+    sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"] = json.dumps({
+        "conn_type": "http",
+        "host": typeform.base_url,
+        "password": "tf-demo-token",
+        "extra": {"form_ids": list(FORMS), "metrics": {"nps": "nps", "csat": "csat", "ces": "ces"},
+                  **({"retry": retry} if retry else {})},
+    })
+    return sims

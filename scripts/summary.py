@@ -1,0 +1,49 @@
+"""A short, readable account of what the warehouse holds: rows per table, NPS per day, BI URI."""
+
+from __future__ import annotations
+
+from ingest import warehouse
+
+
+def _table_counts(conn) -> list[tuple[str, int]]:
+    tables = conn.execute(
+        """select table_schema, table_name from information_schema.tables
+           where table_schema = any(%s) and table_type in ('BASE TABLE', 'VIEW')
+           order by 1, 2""",
+        (list(warehouse.SCHEMAS),),
+    ).fetchall()
+    counts = []
+    for schema, table in tables:
+        (rows,) = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+        counts.append((f"{schema}.{table}", rows))
+    return counts
+
+
+def print_summary(wh: warehouse.Warehouse) -> None:
+    with warehouse.connect(wh) as conn:
+        print("\nRows per table")
+        for name, rows in _table_counts(conn):
+            print(f"  {name:<40} {rows:>9,}")
+        batches = conn.execute(
+            """select source, stream, sum(fetched), sum(landed), sum(rejected)
+               from audit.load_batches group by 1, 2 order by 1, 2"""
+        ).fetchall()
+        if batches:
+            print("\nLanded per stream (all runs)          fetched    landed  rejected")
+            for source, stream, fetched, landed, rejected in batches:
+                print(f"  {source + '.' + stream:<34} {fetched:>9,} {landed:>9,} {rejected:>9,}")
+        nps = conn.execute(
+            """select date, sum(responses), sum(promoters), sum(passives), sum(detractors)
+               from marts.kpi_nps_daily group by date order by date desc limit 7"""
+        ).fetchall() if _exists(conn, "marts", "kpi_nps_daily") else []
+        if nps:
+            print("\nNPS, last 7 days with answers      responses  promoters  passives  detractors     NPS")
+            for day, responses, promoters, passives, detractors in reversed(nps):
+                score = 100.0 * (promoters - detractors) / responses
+                print(f"  {day!s:<32} {responses:>10} {promoters:>10} {passives:>9} {detractors:>11} {score:>7.1f}")
+    print(f"\nBI tools connect to: {wh.uri()}"
+          + ("  (embedded; stays up until `make stop`)" if wh.embedded else ""))
+
+
+def _exists(conn, schema: str, table: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)).fetchone()[0]

@@ -1,0 +1,48 @@
+"""Shared fixtures: an isolated embedded warehouse and Airflow home per test session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Airflow or the warehouse module: never touch ~/airflow or .cxloop.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="cxloop-test-"))
+os.environ["CXLOOP_HOME"] = str(_SESSION_HOME)
+os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME / "airflow")
+os.environ["CXLOOP_EMBEDDED_PORT"] = "0"
+os.environ.pop("AIRFLOW_CONN_CXLOOP_WAREHOUSE", None)
+for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_CXLOOP_")]:
+    os.environ.pop(name)
+
+
+@pytest.fixture(scope="session")
+def warehouse_session():
+    from ingest import warehouse
+
+    wh = warehouse.resolve()
+    yield wh
+    warehouse.stop_embedded()
+
+
+@pytest.fixture
+def wh(warehouse_session):
+    """The session's warehouse, emptied: every test starts from no raw data and no cursors."""
+    from ingest import warehouse
+
+    with warehouse.connect(warehouse_session, autocommit=True) as conn:
+        for schema in warehouse.SCHEMAS:
+            conn.execute(f'drop schema if exists "{schema}" cascade')
+    with warehouse.connect(warehouse_session):
+        pass  # recreates the schemas
+    return warehouse_session
+
+
+@pytest.fixture
+def db(wh):
+    from ingest import warehouse
+
+    with warehouse.connect(wh, autocommit=True) as conn:
+        yield conn

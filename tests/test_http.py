@@ -1,0 +1,98 @@
+"""The shared HTTP client: what it retries, how long it waits, and what its errors reveal."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.http import HttpClient, RetryPolicy, SourceHTTPError
+from ingest.simulators.company import NPS_FORM, Company
+from ingest.simulators.server import Fault, Simulator
+from ingest.simulators.typeform import TypeformApi
+
+TOKEN = "secret-token-123456"
+PATH = f"forms/{NPS_FORM}/responses"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Simulator(TypeformApi(Company(customers=20), token=TOKEN)) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _clean(sim):
+    sim.clear_faults()
+    sim.requests.clear()
+
+
+def client(sim, sleeps, **policy) -> HttpClient:
+    return HttpClient("typeform", sim.base_url, headers={"Authorization": f"Bearer {TOKEN}"},
+                      policy=RetryPolicy(**{"jitter": 0.0, **policy}), sleep=sleeps.append)
+
+
+def test_a_429_waits_exactly_what_retry_after_says_then_succeeds(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("status", status=429, retry_after=7))
+    body = client(sim, sleeps).get_json(PATH)
+    assert "items" in body
+    assert sleeps == [7.0]
+    assert [r.status for r in sim.requests] == [429, 200]
+
+
+def test_5xx_is_retried_with_exponential_backoff(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("status", status=500))
+    sim.inject(Fault("status", status=503))
+    client(sim, sleeps, backoff_initial=0.5).get_json(PATH)
+    assert sleeps == [0.5, 1.0]
+    assert [r.status for r in sim.requests] == [500, 503, 200]
+
+
+def test_a_reset_connection_is_retried(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("reset"))
+    assert "items" in client(sim, sleeps).get_json(PATH)
+    assert len(sleeps) == 1
+
+
+def test_a_truncated_json_page_is_retried(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("malformed_page"))
+    assert "items" in client(sim, sleeps).get_json(PATH)
+    assert len(sleeps) == 1
+
+
+def test_a_slow_response_past_the_read_timeout_is_retried(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("slow", delay=1.0))
+    body = client(sim, sleeps, timeout=(2.0, 0.3)).get_json(PATH)
+    assert "items" in body
+    assert len(sleeps) == 1
+
+
+def test_giving_up_names_source_stream_and_url_but_never_the_token(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("status", status=502), times=3)
+    with pytest.raises(SourceHTTPError) as caught:
+        client(sim, sleeps, max_attempts=3).get_json(PATH, params={"apikey": TOKEN}, stream="responses")
+    message = str(caught.value)
+    assert message.startswith("typeform.responses: gave up after 3 attempts: server error 502")
+    assert f"/{PATH}" in message
+    assert TOKEN not in message
+    assert len(sim.requests) == 3
+
+
+def test_a_client_error_fails_at_once_without_retrying(sim):
+    sleeps: list[float] = []
+    bad = HttpClient("typeform", sim.base_url, headers={"Authorization": "Bearer wrong"}, sleep=sleeps.append)
+    with pytest.raises(SourceHTTPError, match="HTTP 401"):
+        bad.get_json(PATH, stream="responses")
+    assert sleeps == []
+    assert len(sim.requests) == 1
+
+
+def test_retry_settings_come_from_the_connection_extra():
+    assert RetryPolicy.from_extra({"max_attempts": 2, "timeout": [1, 2]}) == RetryPolicy(max_attempts=2,
+                                                                                       timeout=(1, 2))
+    with pytest.raises(ValueError, match="unknown retry settings"):
+        RetryPolicy.from_extra({"retries": 2})

@@ -1,0 +1,97 @@
+"""Landing pages of records into raw: upsert by key, newest wins, nothing lost."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from ingest import loader
+from ingest.streams import Stream, Window
+
+STREAM = Stream(source="acme", name="things", key=lambda r: r["id"], updated_at=lambda r: r["updated"])
+WINDOW = Window(None, datetime(2026, 3, 10, tzinfo=UTC))
+
+
+def land(db, *pages):
+    with db.transaction():
+        return loader.land(db, STREAM, str(uuid.uuid4()), WINDOW, iter(pages))
+
+
+def raw_rows(db):
+    return db.execute("select record_key, record->>'v' from raw.acme_things order by 1").fetchall()
+
+
+def rejects(db):
+    return db.execute("select reason, original from raw._rejected order by rejected_id").fetchall()
+
+
+def test_records_land_once_per_key_with_their_json(db):
+    result = land(db, [{"id": 1, "updated": "2026-03-01T00:00:00Z", "v": "a"}],
+                  [{"id": 2, "updated": 1772323200, "v": "b"}])
+    assert (result.fetched, result.landed, result.rejected, result.inserted, result.updated) == (2, 2, 0, 2, 0)
+    assert raw_rows(db) == [("1", "a"), ("2", "b")]
+
+
+def test_a_newer_version_replaces_the_row_and_an_older_one_does_not(db):
+    land(db, [{"id": 1, "updated": "2026-03-02T00:00:00Z", "v": "v2"}])
+    older = land(db, [{"id": 1, "updated": "2026-03-01T00:00:00Z", "v": "v1"}])
+    assert (older.inserted, older.updated) == (0, 0)
+    newer = land(db, [{"id": 1, "updated": "2026-03-03T00:00:00Z", "v": "v3"}])
+    assert (newer.inserted, newer.updated) == (0, 1)
+    assert raw_rows(db) == [("1", "v3")]
+
+
+def test_landing_the_same_records_again_changes_nothing(db):
+    page = [{"id": i, "updated": "2026-03-01T00:00:00Z", "v": str(i)} for i in range(5)]
+    land(db, page)
+    again = land(db, page)
+    assert (again.fetched, again.landed, again.inserted, again.updated) == (5, 5, 0, 0)
+    assert len(raw_rows(db)) == 5
+
+
+def test_a_record_without_a_key_is_rejected_with_its_reason_while_the_page_lands(db):
+    result = land(db, [{"id": 1, "updated": "2026-03-01T00:00:00Z", "v": "ok"},
+                       {"updated": "2026-03-01T00:00:00Z", "v": "no key"},
+                       {"id": "", "updated": "2026-03-01T00:00:00Z"}])
+    assert (result.fetched, result.landed, result.rejected) == (3, 1, 2)
+    assert raw_rows(db) == [("1", "ok")]
+    assert [reason for reason, _ in rejects(db)] == ["no natural key: missing 'id'", "no natural key: empty"]
+    assert '"v": "no key"' in rejects(db)[0][1]
+
+
+def test_unparseable_timestamps_nul_characters_and_non_objects_are_rejected(db):
+    result = land(db, [{"id": 1, "updated": "yesterday"},
+                       {"id": 2, "updated": "2026-03-01T00:00:00Z", "v": "nul\x00here"},
+                       ["not", "an", "object"]])
+    assert (result.landed, result.rejected) == (0, 3)
+    assert [reason for reason, _ in rejects(db)] == [
+        "unparseable timestamp 'yesterday'",
+        "contains a NUL character, which PostgreSQL jsonb cannot store",
+        "not a JSON object but list",
+    ]
+
+
+def test_a_key_repeated_in_one_batch_lands_its_newest_version_and_rejects_the_rest(db):
+    result = land(db, [{"id": 7, "updated": "2026-03-01T00:00:00Z", "v": "old"},
+                       {"id": 7, "updated": "2026-03-03T00:00:00Z", "v": "new"}],
+                  [{"id": 7, "updated": "2026-03-02T00:00:00Z", "v": "mid"}])
+    assert (result.fetched, result.landed, result.rejected) == (3, 1, 2)
+    assert result.fetched == result.landed + result.rejected
+    assert raw_rows(db) == [("7", "new")]
+    assert {reason for reason, _ in rejects(db)} == {
+        "superseded within its batch by a newer version of the same key"}
+
+
+def test_a_bad_record_fetched_again_is_not_rejected_twice(db):
+    bad = [{"id": None, "updated": "2026-03-01T00:00:00Z"}]
+    land(db, bad)
+    second = land(db, bad)
+    assert second.rejected == 1
+    assert len(rejects(db)) == 1
+
+
+def test_each_batch_is_recorded_with_its_counts(db):
+    result = land(db, [{"id": 1, "updated": "2026-03-01T00:00:00Z"}, {"updated": "2026-03-01T00:00:00Z"}])
+    row = db.execute("select source, stream, fetched, landed, rejected, inserted, status "
+                     "from audit.load_batches where batch_id = %s", (result.batch_id,)).fetchone()
+    assert row == ("acme", "things", 2, 1, 1, 1, "landed")
