@@ -62,7 +62,9 @@ def latest_runs(env: Mapping[str, str]) -> dict[str, dict]:
     """The newest run per logical date, as `airflow dags list-runs` reports it."""
     proc = subprocess.run([AIRFLOW, "dags", "list-runs", DAG_ID, "-o", "json"], env=dict(env),
                           capture_output=True, text=True, check=True)
-    runs = json.loads(proc.stdout[proc.stdout.index("["):])
+    # Log lines can precede the JSON on stdout; the JSON is the one line that is a list.
+    payload = next(line for line in reversed(proc.stdout.splitlines()) if line.startswith(("[{", "[]")))
+    runs = json.loads(payload)
     latest: dict[str, dict] = {}
     for run in sorted(runs, key=lambda r: r.get("run_after") or ""):
         latest[run["logical_date"]] = run

@@ -1,0 +1,215 @@
+"""Validate one landed batch with its stream's suite; quarantine it when a critical check fails.
+
+The batch is read in the warehouse through GX's SQL datasource (a query asset over the
+stream's projection in `<source>_<stream>.sql`), so rows are never pulled into pandas. Every
+run is recorded in `audit.validation_runs` and every failed expectation in
+`audit.validation_failures`, with its observed value and severity. A failed critical expectation
+sets the batch's status to `quarantined`, which keeps its rows out of staging.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ingest import warehouse
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+_URL_VARIABLE = "CXLOOP_GX_WAREHOUSE_URL"
+
+AUDIT_DDL = """
+create table if not exists audit.validation_runs (
+    validation_id   uuid primary key,
+    batch_id        uuid        not null,
+    suite           text        not null,
+    success         boolean     not null,
+    evaluated       integer     not null,
+    failed_critical integer     not null,
+    failed_warning  integer     not null,
+    rows_validated  integer     not null,
+    outcome         text        not null,  -- passed | warned | quarantined | released
+    evaluated_at    timestamptz not null default now()
+);
+create table if not exists audit.validation_failures (
+    validation_id    uuid        not null references audit.validation_runs,
+    batch_id         uuid        not null,
+    suite            text        not null,
+    expectation      text        not null,
+    column_name      text,
+    severity         text        not null,
+    observed_value   text,
+    unexpected_count bigint,
+    sample           jsonb,
+    evaluated_at     timestamptz not null default now()
+)
+"""
+
+
+class BatchQuarantined(RuntimeError):
+    """A critical expectation failed; the message lists each failure and its observed value."""
+
+
+@dataclass
+class Failure:
+    expectation: str
+    column: str | None
+    severity: str
+    observed_value: Any
+    unexpected_count: int | None
+    sample: list[Any] = field(default_factory=list)
+
+    def describe(self) -> str:
+        subject = f" on {self.column}" if self.column else ""
+        seen = self.unexpected_count if self.unexpected_count is not None else self.observed_value
+        sample = f", e.g. {self.sample[:5]}" if self.sample else ""
+        return f"[{self.severity}] {self.expectation}{subject}: observed {seen}{sample}"
+
+
+@dataclass
+class Validation:
+    validation_id: str
+    batch_id: str
+    suite: str
+    rows: int
+    evaluated: int
+    failures: list[Failure]
+
+    @property
+    def critical(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[Failure]:
+        return [f for f in self.failures if f.severity != "critical"]
+
+    @property
+    def outcome(self) -> str:
+        return "quarantined" if self.critical else "warned" if self.warnings else "passed"
+
+    def summary(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "suite": self.suite, "outcome": self.outcome, "rows": self.rows,
+                "evaluated": self.evaluated, "critical": len(self.critical), "warnings": len(self.warnings)}
+
+
+def _suite(name: str):
+    import great_expectations as gx
+
+    path = HERE / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no suite for stream {name}: expected {path}")
+    return gx.ExpectationSuite(**json.loads(path.read_text()))
+
+
+def _batch_query(name: str, batch_id: str) -> str:
+    uuid.UUID(batch_id)  # the id is inlined into SQL: it must be a UUID and nothing else
+    lines = (HERE / f"{name}.sql").read_text().splitlines()
+    # GX wants the query to start with SELECT: drop the file's leading comment block.
+    body = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+    return body.strip().replace("{batch_id}", batch_id)
+
+
+def _sqlalchemy_url(wh: warehouse.Warehouse) -> str:
+    secret = f":{quote(wh.password, safe='')}" if wh.password else ""
+    return f"postgresql+psycopg://{quote(wh.user, safe='')}{secret}@{wh.host}:{wh.port}/{wh.dbname}"
+
+
+def _failure(result: Any) -> Failure:
+    config = result.expectation_config
+    details = result.result or {}
+    severity = getattr(config.severity, "value", config.severity) or "critical"
+    return Failure(
+        expectation=config.type if config.type != "unexpected_rows_expectation"
+        else f"unexpected_rows_expectation ({config.description})",
+        column=config.kwargs.get("column"),
+        severity=str(severity),
+        observed_value=details.get("observed_value"),
+        unexpected_count=details.get("unexpected_count", details.get("observed_value")
+                                     if config.type == "unexpected_rows_expectation" else None),
+        sample=list(details.get("partial_unexpected_list") or [])[:20],
+    )
+
+
+def run_suite(name: str, batch_id: str, wh: warehouse.Warehouse | None = None) -> Validation:
+    """Validate batch `batch_id` of stream table `name` (e.g. typeform_responses); no side effects."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # GX logs every metric at INFO; its failures reach our log through the results instead.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    wh = wh or warehouse.resolve()
+    # GX substitutes ${VAR} from the environment, so the password never sits in its config.
+    os.environ[_URL_VARIABLE] = _sqlalchemy_url(wh)
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + _URL_VARIABLE + "}")
+    asset = source.add_query_asset(name=f"{name}__{batch_id}", query=_batch_query(name, batch_id))
+    batch = asset.add_batch_definition_whole_table("batch").get_batch()
+    suite = context.suites.add(_suite(name))
+    result = batch.validate(suite)
+    rows = _row_count(name, batch_id, wh)
+    failures = [_failure(r) for r in result.results if not r.success]
+    return Validation(str(uuid.uuid4()), batch_id, name, rows, len(result.results), failures)
+
+
+def _row_count(name: str, batch_id: str, wh: warehouse.Warehouse) -> int:
+    with warehouse.connect(wh) as conn:
+        return conn.execute(f"select count(*) from ({_batch_query(name, batch_id)}) as b").fetchone()[0]
+
+
+def _record(conn, validation: Validation, outcome: str) -> None:
+    conn.execute(AUDIT_DDL)
+    conn.execute(
+        """insert into audit.validation_runs (validation_id, batch_id, suite, success, evaluated,
+               failed_critical, failed_warning, rows_validated, outcome)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (validation.validation_id, validation.batch_id, validation.suite, not validation.critical,
+         validation.evaluated, len(validation.critical), len(validation.warnings), validation.rows, outcome),
+    )
+    for failure in validation.failures:
+        conn.execute(
+            """insert into audit.validation_failures (validation_id, batch_id, suite, expectation, column_name,
+                   severity, observed_value, unexpected_count, sample)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (validation.validation_id, validation.batch_id, validation.suite, failure.expectation, failure.column,
+             failure.severity, None if failure.observed_value is None else str(failure.observed_value),
+             failure.unexpected_count, json.dumps(failure.sample, default=str)),
+        )
+
+
+def validate_batch(batch_id: str, *, release: bool = False) -> Validation:
+    """Gate batch `batch_id`: record the validation and set the batch's status.
+
+    With `release=True` (re-validation after a fix) a passing batch is marked `released`.
+    Raises BatchQuarantined when a critical expectation fails.
+    """
+    wh = warehouse.resolve()
+    with warehouse.connect(wh) as conn:
+        row = conn.execute("select source, stream, status from audit.load_batches where batch_id = %s",
+                           (batch_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"no landed batch {batch_id} in audit.load_batches")
+    source, stream, previous = row
+    name = f"{source}_{stream}"
+    validation = run_suite(name, batch_id, wh)
+    outcome = validation.outcome
+    if release and outcome != "quarantined":
+        outcome = "released"
+    with warehouse.connect(wh) as conn, conn.transaction():
+        _record(conn, validation, outcome)
+        conn.execute("update audit.load_batches set status = %s where batch_id = %s", (outcome, batch_id))
+    log.info("%s batch %s: %s (%d rows, %d expectations, %d critical failures, %d warnings)", name, batch_id,
+             outcome, validation.rows, validation.evaluated, len(validation.critical), len(validation.warnings))
+    for failure in validation.failures:
+        log.warning("%s batch %s: %s", name, batch_id, failure.describe())
+    if validation.critical:
+        raise BatchQuarantined(
+            f"{name} batch {batch_id} quarantined (was {previous}): "
+            + "; ".join(f.describe() for f in validation.critical))
+    return validation

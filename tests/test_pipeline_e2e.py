@@ -1,0 +1,85 @@
+"""cxloop_nightly end to end: `airflow dags test` against the simulators and the embedded warehouse."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from ingest.simulators import launch
+from ingest.simulators.company import NPS_FORM, Company
+from scripts import airflow_cli
+
+pytestmark = pytest.mark.integration
+
+COMPANY = Company(seed=11, customers=150, end=datetime(2026, 3, 10, tzinfo=UTC), days=45)
+
+
+def expected_nps_by_day(until: datetime) -> dict[date, tuple[int, int, int, int, Decimal]]:
+    """NPS per day computed straight from the simulator's data, independently of the SQL."""
+    scores: dict[date, list[int]] = defaultdict(list)
+    for response in COMPANY.typeform_responses():
+        submitted = datetime.fromisoformat(response["submitted_at"])
+        if response["_form_id"] != NPS_FORM or submitted >= until:
+            continue
+        score = next(a["number"] for a in response["answers"] if a["field"]["ref"] == "nps")
+        scores[submitted.date()].append(score)
+    expected = {}
+    for day, day_scores in scores.items():
+        promoters = sum(s >= 9 for s in day_scores)
+        passives = sum(7 <= s <= 8 for s in day_scores)
+        detractors = sum(s <= 6 for s in day_scores)
+        nps = (Decimal(100 * (promoters - detractors)) / Decimal(len(day_scores))).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP)
+        expected[day] = (len(day_scores), promoters, passives, detractors, nps)
+    return expected
+
+
+def mart(db) -> dict[date, tuple[int, int, int, int, Decimal]]:
+    rows = db.execute("select date, responses, promoters, passives, detractors, nps "
+                      "from marts.kpi_nps_daily where channel = 'survey'").fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def row_counts(db) -> dict[str, int]:
+    tables = ["raw.typeform_responses", "staging.stg_typeform__responses", "marts.kpi_nps_daily"]
+    return {t: db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+
+
+@pytest.fixture(scope="module")
+def airflow(warehouse_session, tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow")
+    logs = tmp_path_factory.mktemp("logs")
+    with launch.start(COMPANY) as sims:
+        env = airflow_cli.airflow_env(home, sims.env)
+        airflow_cli.migrate(env, logs / "migrate.log")
+
+        def run(logical_date: str) -> dict:
+            log = logs / f"dags-test-{logical_date[:13]}.log"
+            airflow_cli.dags_test(logical_date, env, log)
+            state = airflow_cli.latest_runs(env)[logical_date]
+            assert state["state"] == "success", f"run {logical_date} ended {state['state']}; see {log}"
+            return state
+
+        yield run
+
+
+def test_two_nightly_runs_build_the_exact_nps_then_a_rerun_changes_nothing(wh, db, airflow):
+    # A manual run covers the last complete interval before its logical date: [03-08 02:00, 03-09 02:00).
+    airflow("2026-03-09T02:00:00+00:00")
+    first_cut = datetime(2026, 3, 9, 2, tzinfo=UTC)
+    assert mart(db) == expected_nps_by_day(first_cut)
+    (watermark,) = db.execute("select watermark from raw._state where source = 'typeform'").fetchone()
+    assert watermark == first_cut
+
+    airflow("2026-03-10T02:00:00+00:00")
+    everything = expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
+    assert mart(db) == everything
+    assert len(everything) > 30
+    counts = row_counts(db)
+
+    airflow("2026-03-10T02:00:00+00:00")
+    assert row_counts(db) == counts
+    assert mart(db) == everything
