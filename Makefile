@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+IMPORT_CHECK := import airflow.sdk, dbt.version, great_expectations, pgserver, psycopg
 
 export CXLOOP_HOME  ?= $(CURDIR)/.cxloop
 export AIRFLOW_HOME ?= $(CXLOOP_HOME)/airflow
@@ -31,7 +32,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	@# Some pip configs name index folders that do not exist; drop that noise, keep real errors.
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
-	$(BIN)/python -c "import airflow.sdk, dbt.version, great_expectations, pgserver, psycopg"
+	@$(BIN)/python -c "$(IMPORT_CHECK)" > /dev/null 2>&1 || $(BIN)/python -c "$(IMPORT_CHECK)"
 	touch $@
 
 demo: $(STAMP)

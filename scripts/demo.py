@@ -25,7 +25,7 @@ from scripts import airflow_cli  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=3, help="nightly runs to make, ending today")
-    parser.add_argument("--customers", type=int, default=300, help="size of the synthetic company")
+    parser.add_argument("--customers", type=int, default=1000, help="size of the synthetic company")
     args = parser.parse_args()
 
     from ingest import warehouse

@@ -1,0 +1,85 @@
+"""cxloop_nightly's shape: it imports cleanly, parses fast, and wires the rooms in order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from scripts.airflow_cli import REPO_ROOT
+
+PARSE_BUDGET_SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["cxloop_nightly"]
+
+
+def test_the_dag_file_parses_within_budget_without_importing_the_pipeline():
+    # A fresh interpreter, so nothing is cached: what a DAG processor pays on every parse.
+    code = (
+        "import time, sys, runpy; import airflow.sdk; t = time.perf_counter(); "
+        f"runpy.run_path({str(REPO_ROOT / 'dags' / 'cxloop_nightly.py')!r}); "
+        "print(time.perf_counter() - t); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('ingest', 'expectations', 'great_expectations', 'dbt', 'pandas', 'psycopg')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, heavy = out.stdout.strip().splitlines()[-2:]
+    assert float(seconds) < PARSE_BUDGET_SECONDS
+    assert heavy == "[]"
+
+
+def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate(dag):
+    assert set(dag.task_ids) == {"typeform.extract_load", "typeform.validate", "dbt_build", "watcher"}
+    assert dag.get_task("typeform.validate").upstream_task_ids == {"typeform.extract_load"}
+    assert dag.get_task("dbt_build").upstream_task_ids == {"typeform.validate"}
+    # A failed extract_load leaves its validate upstream_failed, which one_failed counts too.
+    assert dag.get_task("watcher").upstream_task_ids == {"typeform.validate", "dbt_build"}
+
+
+def test_a_failed_source_does_not_stop_dbt_but_fails_the_run(dag):
+    assert dag.get_task("dbt_build").trigger_rule == "all_done"
+    assert dag.get_task("watcher").trigger_rule == "one_failed"
+
+
+def test_the_schedule_gives_each_run_a_one_day_data_interval(dag):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from pendulum import datetime as pdt
+
+    core = coerce_to_core_timetable(dag.timetable)
+    interval = core.infer_manual_data_interval(run_after=pdt(2026, 3, 9, 2, tz="UTC"))
+    assert (interval.start, interval.end) == (pdt(2026, 3, 8, 2, tz="UTC"), pdt(2026, 3, 9, 2, tz="UTC"))
+    assert interval.end - interval.start == timedelta(days=1)
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+
+
+def test_policy_owner_tags_and_docs_are_set(dag):
+    assert "cxloop" in dag.tags
+    assert dag.doc_md
+    for task in dag.tasks:
+        assert task.owner == "cxloop"
+
+
+def test_a_scheduled_run_for_logical_date_d_covers_d_to_d_plus_one_day_and_runs_after_it(dag):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import DataInterval, TimeRestriction
+    from pendulum import datetime as pdt
+
+    core = coerce_to_core_timetable(dag.timetable)
+    info = core.next_dagrun_info(
+        last_automated_data_interval=DataInterval(pdt(2026, 3, 7, 2, tz="UTC"), pdt(2026, 3, 8, 2, tz="UTC")),
+        # catchup=True keeps this deterministic; with False the scheduler skips to "now".
+        restriction=TimeRestriction(earliest=pdt(2026, 1, 1, tz="UTC"), latest=None, catchup=True),
+    )
+    assert info.data_interval == DataInterval(pdt(2026, 3, 8, 2, tz="UTC"), pdt(2026, 3, 9, 2, tz="UTC"))
+    assert info.logical_date == pdt(2026, 3, 8, 2, tz="UTC")
+    assert info.run_after == pdt(2026, 3, 9, 2, tz="UTC")

@@ -1,0 +1,87 @@
+"""The quality gate on Typeform batches: what passes, what is quarantined, and what staging sees."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from expectations import gate, suites
+from ingest import loader, warehouse
+from ingest.typeform import STREAMS
+
+STREAM = STREAMS[0]
+
+
+def response(token: str, submitted_at: str = "2026-03-01T10:00:00Z", **metrics) -> dict:
+    return {"token": token, "submitted_at": submitted_at, "_form_id": "rNPS2026", "_metrics": metrics}
+
+
+def land(db, records: list[dict]) -> str:
+    batch_id = str(uuid.uuid4())
+    with db.transaction():
+        loader.land(db, STREAM, batch_id, _window(), iter([records]))
+    return batch_id
+
+
+def _window():
+    from ingest.streams import Window
+
+    return Window(None, datetime(2026, 3, 10, tzinfo=UTC))
+
+
+def status(db, batch_id: str) -> str:
+    return db.execute("select status from audit.load_batches where batch_id = %s", (batch_id,)).fetchone()[0]
+
+
+def test_the_committed_suite_files_match_their_definitions():
+    for name in suites.SUITES:
+        assert (suites.HERE / f"{name}.json").read_text() == suites.suite_json(name), (
+            f"{name}.json is stale: run `python -m expectations.suites`")
+
+
+def test_a_clean_batch_passes_and_is_recorded(db):
+    batch = land(db, [response("a", nps=10, email="ann@example.com"), response("b", csat=4, ces=6)])
+    validation = gate.validate_batch(batch)
+    assert validation.outcome == "passed"
+    assert status(db, batch) == "passed"
+    assert db.execute("select suite, success, rows_validated, outcome from audit.validation_runs").fetchall() == [
+        ("typeform_responses", True, 2, "passed")]
+
+
+@pytest.mark.parametrize(("record", "expectation", "column"), [
+    (response("x", nps=11), "expect_column_values_to_be_between", "nps"),
+    (response("x", nps="ten"), "expect_column_values_to_be_in_set", "nps_type"),
+    (response("x", csat=0), "expect_column_values_to_be_between", "csat"),
+    (response("x", ces=8), "expect_column_values_to_be_between", "ces"),
+    (response("x", submitted_at="2999-01-01T00:00:00Z"),
+     "unexpected_rows_expectation (submitted_at_ts is not in the future)", None),
+])
+def test_a_critical_failure_quarantines_the_batch_naming_the_expectation(db, record, expectation, column):
+    batch = land(db, [response("ok", nps=9), record])
+    with pytest.raises(gate.BatchQuarantined, match="quarantined") as caught:
+        gate.validate_batch(batch)
+    assert expectation in str(caught.value)
+    assert status(db, batch) == "quarantined"
+    assert db.execute("select expectation, column_name, severity, unexpected_count "
+                      "from audit.validation_failures").fetchall() == [(expectation, column, "critical", 1)]
+
+
+def test_an_invalid_email_is_a_warning_and_the_batch_goes_on(db):
+    batch = land(db, [response("a", nps=9, email="not-an-email")])
+    validation = gate.validate_batch(batch)
+    assert validation.outcome == "warned"
+    assert [f.expectation for f in validation.warnings] == ["expect_column_values_to_match_regex"]
+    assert status(db, batch) == "warned"
+
+
+def test_a_quarantined_batch_stays_in_raw_but_never_reaches_staging(db):
+    good = land(db, [response("good", nps=9)])
+    bad = land(db, [response("bad", nps=42)])
+    gate.validate_batch(good)
+    with pytest.raises(gate.BatchQuarantined):
+        gate.validate_batch(bad)
+    warehouse.run_dbt(["build", "--select", "stg_typeform__responses"])
+    assert db.execute("select count(*) from raw.typeform_responses").fetchone() == (2,)
+    assert db.execute("select response_id from staging.stg_typeform__responses").fetchall() == [("good",)]
