@@ -56,10 +56,11 @@ def airflow(warehouse_session, tmp_path_factory):
         env = airflow_cli.airflow_env(home, sims.env)
         airflow_cli.migrate(env, logs / "migrate.log")
 
-        def run(logical_date: str) -> dict:
-            log = logs / f"dags-test-{logical_date[:13]}.log"
-            airflow_cli.dags_test(logical_date, env, log)
-            state = airflow_cli.latest_runs(env)[logical_date]
+        def run(logical_date: str, **extra_env: str) -> dict:
+            log = logs / f"dags-test-{logical_date[:13]}-{len(extra_env)}.log"
+            run_env = {**env, **extra_env}
+            airflow_cli.dags_test(logical_date, run_env, log)
+            state = airflow_cli.latest_runs(run_env)[logical_date]
             assert state["state"] == "success", f"run {logical_date} ended {state['state']}; see {log}"
             return state
 
@@ -83,3 +84,17 @@ def test_two_nightly_runs_build_the_exact_nps_then_a_rerun_changes_nothing(wh, d
     airflow("2026-03-10T02:00:00+00:00")
     assert row_counts(db) == counts
     assert mart(db) == everything
+
+
+def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db, airflow, tmp_path):
+    from ingest import embedded_postgres, warehouse
+
+    other = embedded_postgres.ensure_running(tmp_path / "other", 0)
+    try:
+        airflow("2026-03-10T02:00:00+00:00", AIRFLOW_CONN_CXLOOP_WAREHOUSE=other.uri)
+        other_wh = warehouse.Warehouse("127.0.0.1", other.port, "postgres", "", "cxloop", embedded=False)
+        with warehouse.connect(other_wh) as other_db:
+            assert mart(other_db) == expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
+        assert db.execute("select to_regclass('raw.typeform_responses')").fetchone() == (None,)
+    finally:
+        embedded_postgres.stop(tmp_path / "other")

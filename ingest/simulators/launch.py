@@ -30,14 +30,21 @@ class Simulators:
         self._stack.close()
 
 
-def start(company: Company, *, retry: dict | None = None) -> Simulators:
+# Fixed ports for `python -m ingest.simulators` (docker compose's demo profile); tests use any free port.
+PORTS = {"typeform": 8104}
+
+
+def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1",
+          ports: dict[str, int] | None = None) -> Simulators:
     """Start one simulator per source over `company`.
 
     `retry` goes into each connection's extra (see ingest/http.py), so tests can make a
     connector give up quickly on a simulator that keeps failing.
     """
+    ports = ports or {}
     sims = Simulators(company)
-    typeform = sims._stack.enter_context(Simulator(TypeformApi(company, token="tf-demo-token")))
+    typeform = sims._stack.enter_context(
+        Simulator(TypeformApi(company, token="tf-demo-token"), host=host, port=ports.get("typeform", 0)))
     sims.servers["typeform"] = typeform
     sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"] = json.dumps({
         "conn_type": "http",

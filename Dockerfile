@@ -1,0 +1,10 @@
+# cxloop on the official Airflow image: the DAGs, connectors, suites and dbt project baked in.
+FROM apache/airflow:3.3.2-python3.11
+COPY --chown=airflow:root pyproject.toml constraints.txt README.md /opt/cxloop/
+COPY --chown=airflow:root ingest /opt/cxloop/ingest
+COPY --chown=airflow:root expectations /opt/cxloop/expectations
+COPY --chown=airflow:root dbt_project /opt/cxloop/dbt_project
+COPY --chown=airflow:root dags /opt/cxloop/dags
+COPY --chown=airflow:root scripts /opt/cxloop/scripts
+RUN pip install --no-cache-dir -c /opt/cxloop/constraints.txt -e /opt/cxloop
+ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/cxloop/dags
