@@ -85,8 +85,56 @@ class Company:
     def start(self) -> datetime:
         return self.end - timedelta(days=self.days)
 
-    def _rng(self, *parts: object) -> random.Random:
+    def rng(self, *parts: object) -> random.Random:
+        """An independent, reproducible random stream for one thing, e.g. `rng("zendesk", 42)`."""
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
+
+    _rng = rng
+
+    # -- identities shared across sources ------------------------------------------------------
+    # Each tool holds the same person under its own id; these tie them together, so that
+    # e.g. a Zendesk user's external_id can carry the person's HubSpot contact id.
+
+    @property
+    def organisations(self) -> int:
+        """Customer companies (accounts); about five people each."""
+        return max(1, self.customers // 5)
+
+    def organisation_of(self, person: Person) -> int:
+        return self.rng("org", person.index).randrange(self.organisations)
+
+    def organisation_name(self, org: int) -> str:
+        rng = self.rng("org-name", org)
+        stem = rng.choice(["Nord", "Vista", "Kora", "Blue", "Atlas", "Lumen", "Pol", "Sino", "Pars", "Gallo"])
+        tail = rng.choice(["Logistics", "Retail", "Health", "Foods", "Labs", "Energy", "Travel", "Media"])
+        return f"{stem}{tail} {org}"
+
+    def organisation_domain(self, org: int) -> str:
+        return f"example-{org}.com"
+
+    @staticmethod
+    def hubspot_contact_id(person: Person) -> str:
+        return str(1001 + person.index)
+
+    @staticmethod
+    def hubspot_company_id(org: int) -> str:
+        return str(900001 + org)
+
+    @staticmethod
+    def zendesk_user_id(person: Person) -> int:
+        return 7_000_000 + person.index
+
+    def moment(self, rng: random.Random) -> datetime:
+        """A uniformly random second inside [start, end)."""
+        return self._moment(rng)
+
+    def spelled_phone(self, person: Person, source: str) -> str:
+        """The person's phone as `source` holds it: E.164, spaced, dashed or national."""
+        digits = person.phone_e164[1 + len(DIAL[person.country]):]
+        dial = DIAL[person.country]
+        variant = self.rng("phone", source, person.index).randrange(4)
+        return [person.phone_e164, f"+{dial} {digits[:3]} {digits[3:6]} {digits[6:]}",
+                f"00{dial}-{digits[:3]}-{digits[3:]}", f"({dial}) {digits}"][variant]
 
     def person(self, index: int) -> Person:
         rng = self._rng("person", index)
@@ -157,6 +205,11 @@ class Company:
 
 def _answer(field_type: str, ref: str, value_type: str, value: object) -> dict:
     return {"field": {"id": f"f_{ref}", "type": field_type, "ref": ref}, "type": value_type, value_type: value}
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 to the second with a Z, the way most of these APIs write timestamps."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _iso(moment: datetime) -> str:
