@@ -16,7 +16,7 @@ from ingest.streams import BatchResult, Source, Stream, Window
 log = logging.getLogger(__name__)
 
 # One module per source in ingest/, each exposing CONN_ID, STREAMS and from_connection(conn).
-SOURCES: tuple[str, ...] = ("typeform",)
+SOURCES: tuple[str, ...] = ("typeform", "files")
 
 
 def source_module(name: str) -> ModuleType:
@@ -61,6 +61,10 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
             log.info("%s.%s: reading %s .. %s (watermark %s, batch %s)", stream.source, stream.name,
                      window.start or "beginning", window.end, watermark, batch_id)
             result = loader.land(conn, stream, batch_id, window, source.read(stream, window))
+            # Sources with bookkeeping of their own (e.g. the file ledger) commit it with the batch.
+            on_landed = getattr(source, "on_landed", None)
+            if on_landed is not None:
+                on_landed(conn, result)
             if may_advance:
                 state.advance(conn, stream, interval.end)
     log.info("%s.%s: fetched %d, landed %d (%d new, %d updated), rejected %d%s", stream.source, stream.name,
