@@ -16,11 +16,12 @@ export AIRFLOW__CORE__DAGS_FOLDER  := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint stop dbt clean help
+.PHONY: install demo test bench lint stop dbt clean help
 
 help:
 	@echo "make demo   run cxloop_nightly for the last 3 days against the bundled simulators"
 	@echo "make test   run the test suite (unit + end-to-end)"
+	@echo "make bench  loader vs plain COPY at 100k and 1M records (rows/s, peak memory)"
 	@echo "make lint   ruff"
 	@echo "make stop   stop the embedded warehouse"
 	@echo "make dbt ARGS='build --select marts'   run dbt against the warehouse"
@@ -40,6 +41,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -65,38 +65,44 @@ create table if not exists audit.load_batches (
 )
 """
 
-MERGE = """
-with ranked as (
-    select record_key, record_updated_at, record, reject_reason, original,
-           row_number() over (partition by record_key order by record_updated_at desc) as version_rank
+# Most batches repeat no key: a hash aggregate over the keys alone says so cheaply, and only
+# then are the older versions of a repeated key ranked and marked as superseded.
+HAS_REPEATED_KEYS = """
+select exists (
+    select 1 from _incoming where reject_reason is null group by record_key having count(*) > 1
+)
+"""
+MARK_SUPERSEDED = """
+update _incoming as i
+set reject_reason = 'superseded within its batch by a newer version of the same key'
+from (
+    select ctid, row_number() over (partition by record_key order by record_updated_at desc) as version_rank
     from _incoming
-),
-rejects as (
-    insert into raw._rejected (source, stream, batch_id, reason, original)
-    select %(source)s, %(stream)s, %(batch_id)s,
-           coalesce(reject_reason, 'superseded within its batch by a newer version of the same key'),
-           coalesce(original, record::text)
-    from ranked
-    where reject_reason is not null or version_rank > 1
-    on conflict do nothing
-    returning 1
-),
-merged as (
+    where reject_reason is null
+) as ranked
+where i.ctid = ranked.ctid and ranked.version_rank > 1
+"""
+REJECT = """
+insert into raw._rejected (source, stream, batch_id, reason, original)
+select %(source)s, %(stream)s, %(batch_id)s, reject_reason, coalesce(original, record::text)
+from _incoming
+where reject_reason is not null
+on conflict do nothing
+"""
+# Plain statements, no CTE over _incoming: a CTE read twice is materialised, payload and all.
+MERGE = """
+with merged as (
     insert into raw.{table} as t (record_key, record_updated_at, record, _batch_id)
     select record_key, record_updated_at, record, %(batch_id)s
-    from ranked
-    where reject_reason is null and version_rank = 1
+    from _incoming
+    where reject_reason is null
     on conflict (record_key) do update
         set record_updated_at = excluded.record_updated_at, record = excluded.record,
             _batch_id = excluded._batch_id, _loaded_at = now()
         where excluded.record_updated_at > t.record_updated_at
     returning (xmax = 0) as is_insert
 )
-select
-    (select count(*) from ranked where reject_reason is not null or version_rank > 1),
-    count(*) filter (where is_insert),
-    count(*) filter (where not is_insert)
-from merged
+select count(*) filter (where is_insert), count(*) filter (where not is_insert) from merged
 """
 
 
@@ -157,13 +163,14 @@ def land(conn: psycopg.Connection, stream: Stream, batch_id: str, window: Window
                     copy.write_row((None, None, None, reason, _original_text(record)))
                     continue
                 copy.write_row((key, updated_at, text, None, None))
-    rejected, inserted, updated = conn.execute(
-        sql.SQL(MERGE).format(table=sql.Identifier(stream.table)),
-        {"source": stream.source, "stream": stream.name, "batch_id": batch_id},
-    ).fetchone()
-    superseded = rejected - sum(result.rejected_reasons.values())
-    if superseded:
+    conn.execute("set local work_mem = '256MB'")
+    params = {"source": stream.source, "stream": stream.name, "batch_id": batch_id}
+    if conn.execute(HAS_REPEATED_KEYS).fetchone()[0]:
+        superseded = conn.execute(MARK_SUPERSEDED).rowcount
         result.rejected_reasons["superseded within its batch"] = superseded
+    conn.execute(REJECT, params)
+    inserted, updated = conn.execute(sql.SQL(MERGE).format(table=sql.Identifier(stream.table)), params).fetchone()
+    rejected = sum(result.rejected_reasons.values())
     result.rejected, result.inserted, result.updated = rejected, inserted, updated
     result.landed = result.fetched - result.rejected
     conn.execute(
