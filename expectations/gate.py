@@ -147,7 +147,11 @@ def run_suite(name: str, batch_id: str, wh: warehouse.Warehouse | None = None) -
     wh = wh or warehouse.resolve()
     # GX substitutes ${VAR} from the environment, so the password never sits in its config.
     os.environ[_URL_VARIABLE] = _sqlalchemy_url(wh)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    # Progress bars are written to stderr per metric batch: noise in a task log.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + _URL_VARIABLE + "}")
     asset = source.add_query_asset(name=f"{name}__{batch_id}", query=_batch_query(name, batch_id))
     batch = asset.add_batch_definition_whole_table("batch").get_batch()

@@ -27,23 +27,122 @@ def _not_in_future(column: str) -> gxe.UnexpectedRowsExpectation:
     )
 
 
+def _keyed() -> list:
+    """The natural key is present and unique within the batch."""
+    return [gxe.ExpectColumnValuesToNotBeNull(column="record_key", severity=CRITICAL),
+            gxe.ExpectColumnValuesToBeUnique(column="record_key", severity=CRITICAL)]
+
+
+def _timestamp(text_column: str, parsed_column: str) -> list:
+    """The source's timestamp is present, ISO 8601, and not in the future."""
+    return [gxe.ExpectColumnValuesToNotBeNull(column=text_column, severity=CRITICAL),
+            gxe.ExpectColumnValuesToMatchRegex(column=text_column, regex=ISO_TIMESTAMP, severity=CRITICAL),
+            _not_in_future(parsed_column)]
+
+
+def _ordered(earlier: str, later: str) -> gxe.UnexpectedRowsExpectation:
+    return gxe.UnexpectedRowsExpectation(
+        unexpected_rows_query=f"select * from {{batch}} where {later} < {earlier}",
+        description=f"{later} is not before {earlier}",
+        severity=CRITICAL,
+    )
+
+
+def _email() -> gxe.ExpectColumnValuesToMatchRegex:
+    return gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL, severity=WARNING)
+
+
+def _scale(column: str, low: int, high: int) -> gxe.ExpectColumnValuesToBeBetween:
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high, severity=CRITICAL)
+
+
 def typeform_responses() -> gx.ExpectationSuite:
     return gx.ExpectationSuite(name="typeform_responses", expectations=[
-        gxe.ExpectColumnValuesToNotBeNull(column="record_key", severity=CRITICAL),
-        gxe.ExpectColumnValuesToBeUnique(column="record_key", severity=CRITICAL),
-        gxe.ExpectColumnValuesToNotBeNull(column="submitted_at", severity=CRITICAL),
-        gxe.ExpectColumnValuesToMatchRegex(column="submitted_at", regex=ISO_TIMESTAMP, severity=CRITICAL),
-        _not_in_future("submitted_at_ts"),
+        *_keyed(),
+        *_timestamp("submitted_at", "submitted_at_ts"),
         gxe.ExpectColumnValuesToNotBeNull(column="form_id", severity=CRITICAL),
         gxe.ExpectColumnValuesToBeInSet(column="nps_type", value_set=["number"], severity=CRITICAL),
-        gxe.ExpectColumnValuesToBeBetween(column="nps", min_value=0, max_value=10, severity=CRITICAL),
-        gxe.ExpectColumnValuesToBeBetween(column="csat", min_value=1, max_value=5, severity=CRITICAL),
-        gxe.ExpectColumnValuesToBeBetween(column="ces", min_value=1, max_value=7, severity=CRITICAL),
-        gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL, severity=WARNING),
+        _scale("nps", 0, 10),
+        _scale("csat", 1, 5),
+        _scale("ces", 1, 7),
+        _email(),
     ])
 
 
-SUITES = {"typeform_responses": typeform_responses}
+def hubspot_contacts() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="hubspot_contacts", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"), _email()])
+
+
+def hubspot_companies() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="hubspot_companies", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="name", severity=WARNING)])
+
+
+def hubspot_deals() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="hubspot_deals", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToMatchRegex(column="amount_text", regex=r"^-?\d+(\.\d+)?$", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0, severity=CRITICAL),
+        gxe.ExpectColumnValuesToNotBeNull(column="dealstage", severity=WARNING)])
+
+
+def zendesk_tickets() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="zendesk_tickets", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        _ordered("created_at_ts", "updated_at_ts"),
+        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=[
+            "new", "open", "pending", "hold", "solved", "closed", "deleted"], severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="satisfaction_score", value_set=[
+            "offered", "unoffered", "good", "bad"], severity=CRITICAL)])
+
+
+def zendesk_users() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="zendesk_users", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"), _email()])
+
+
+def zendesk_ticket_metrics() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="zendesk_ticket_metrics", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
+        _ordered("created_at_ts", "solved_at_ts"),
+        gxe.ExpectColumnValuesToBeBetween(column="reply_minutes", min_value=0, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="resolution_minutes", min_value=0, severity=CRITICAL)])
+
+
+def zendesk_satisfaction_ratings() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="zendesk_satisfaction_ratings", expectations=[
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="score", value_set=["offered", "unoffered", "good", "bad"],
+                                        severity=CRITICAL)])
+
+
+def trustpilot_reviews() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="trustpilot_reviews", expectations=[
+        *_keyed(), *_timestamp("created_at", "created_at_ts"),
+        gxe.ExpectColumnValuesToBeInSet(column="stars_type", value_set=["number"], severity=CRITICAL),
+        gxe.ExpectColumnValuesToNotBeNull(column="stars", severity=CRITICAL),
+        _scale("stars", 1, 5),
+        gxe.ExpectColumnValuesToNotBeNull(column="language", severity=WARNING),
+        _email()])
+
+
+def files_records() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="files_records", expectations=[
+        *_keyed(),
+        gxe.ExpectColumnValuesToNotBeNull(column="dataset", severity=CRITICAL),
+        gxe.ExpectColumnValuesToNotBeNull(column="file_sha256", severity=CRITICAL),
+        _scale("audit_score", 0, 100),
+        _scale("nps", 0, 10),
+        _email()])
+
+
+SUITES = {suite.__name__: suite for suite in (
+    typeform_responses, hubspot_contacts, hubspot_companies, hubspot_deals, zendesk_tickets, zendesk_users,
+    zendesk_ticket_metrics, zendesk_satisfaction_ratings, trustpilot_reviews, files_records)}
 
 
 def suite_json(name: str) -> str:

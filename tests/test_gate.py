@@ -85,3 +85,15 @@ def test_a_quarantined_batch_stays_in_raw_but_never_reaches_staging(db):
     warehouse.run_dbt(["build", "--select", "stg_typeform__responses"])
     assert db.execute("select count(*) from raw.typeform_responses").fetchone() == (2,)
     assert db.execute("select response_id from staging.stg_typeform__responses").fetchall() == [("good",)]
+
+
+def test_every_stream_of_every_source_has_a_suite_whose_projection_runs(db):
+    from ingest import runner
+
+    for source in runner.SOURCES:
+        for stream in runner.streams_of(source):
+            loader.ensure_tables(db, stream)
+            validation = gate.run_suite(stream.table, str(uuid.uuid4()))
+            assert validation.rows == 0
+            assert validation.failures == [], (stream.table, [f.describe() for f in validation.failures])
+            assert validation.evaluated == len(suites.SUITES[stream.table]().expectations)
