@@ -14,6 +14,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, tas
 # Known at parse time without importing the connectors: ingest/runner.py lists the same sources.
 SOURCE_STREAMS: dict[str, list[str]] = {
     "typeform": ["responses"],
+    "files": ["records"],
 }
 SCHEDULE = os.environ.get("CXLOOP_SCHEDULE", "0 2 * * *")
 # `airflow dags test` waits out retry delays for real: the demo and tests set these to 0.

@@ -38,7 +38,7 @@ def main() -> int:
     wh = warehouse.resolve()
     print(f"cxloop demo: warehouse {wh.uri()} ({'embedded' if wh.embedded else 'configured'})")
     logs = HOME / "logs"
-    with launch.start(company) as sims:
+    with launch.start(company, drop_folder=HOME / "drops") as sims:
         env = airflow_cli.airflow_env(Path(os.environ["AIRFLOW_HOME"]), sims.env)
         airflow_cli.migrate(env, logs / "airflow-db-migrate.log")
         dates = [(today - timedelta(days=n)).replace(hour=2).isoformat() for n in range(args.days - 1, -1, -1)]

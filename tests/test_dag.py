@@ -37,12 +37,24 @@ def test_the_dag_file_parses_within_budget_without_importing_the_pipeline():
     assert heavy == "[]"
 
 
+def test_the_dag_knows_every_source_and_stream_the_runner_knows():
+    from dags.cxloop_nightly import SOURCE_STREAMS
+    from ingest import runner
+
+    assert {source: [s.name for s in runner.streams_of(source)] for source in runner.SOURCES} == SOURCE_STREAMS
+
+
 def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate(dag):
-    assert set(dag.task_ids) == {"typeform.extract_load", "typeform.validate", "dbt_build", "watcher"}
-    assert dag.get_task("typeform.validate").upstream_task_ids == {"typeform.extract_load"}
-    assert dag.get_task("dbt_build").upstream_task_ids == {"typeform.validate"}
+    from dags.cxloop_nightly import SOURCE_STREAMS
+
+    gates = {f"{source}.validate" for source in SOURCE_STREAMS}
+    assert set(dag.task_ids) == ({f"{source}.extract_load" for source in SOURCE_STREAMS} | gates
+                                 | {"dbt_build", "watcher"})
+    for source in SOURCE_STREAMS:
+        assert dag.get_task(f"{source}.validate").upstream_task_ids == {f"{source}.extract_load"}
+    assert dag.get_task("dbt_build").upstream_task_ids == gates
     # A failed extract_load leaves its validate upstream_failed, which one_failed counts too.
-    assert dag.get_task("watcher").upstream_task_ids == {"typeform.validate", "dbt_build"}
+    assert dag.get_task("watcher").upstream_task_ids == gates | {"dbt_build"}
 
 
 def test_a_failed_source_does_not_stop_dbt_but_fails_the_run(dag):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ingest.simulators import files
 from ingest.simulators.company import FORMS, Company
 from ingest.simulators.server import Simulator
 from ingest.simulators.typeform import TypeformApi
@@ -35,8 +37,8 @@ PORTS = {"typeform": 8104}
 
 
 def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1",
-          ports: dict[str, int] | None = None) -> Simulators:
-    """Start one simulator per source over `company`.
+          ports: dict[str, int] | None = None, drop_folder: Path | None = None) -> Simulators:
+    """Start one simulator per source over `company`; with `drop_folder`, write a sample file drop.
 
     `retry` goes into each connection's extra (see ingest/http.py), so tests can make a
     connector give up quickly on a simulator that keeps failing.
@@ -53,4 +55,8 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
         "extra": {"form_ids": list(FORMS), "metrics": {"nps": "nps", "csat": "csat", "ces": "ces"},
                   **({"retry": retry} if retry else {})},
     })
+    if drop_folder is not None:
+        files.write_drop(company, drop_folder)
+        sims.env["AIRFLOW_CONN_CXLOOP_FILES"] = json.dumps({
+            "conn_type": "fs", "extra": {"path": str(drop_folder), "datasets": files.DATASETS}})
     return sims
