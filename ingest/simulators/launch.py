@@ -10,6 +10,7 @@ from pathlib import Path
 from ingest.simulators import files
 from ingest.simulators.company import FORMS, Company
 from ingest.simulators.server import Simulator
+from ingest.simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
 from ingest.simulators.typeform import TypeformApi
 
 
@@ -33,7 +34,7 @@ class Simulators:
 
 
 # Fixed ports for `python -m ingest.simulators` (docker compose's demo profile); tests use any free port.
-PORTS = {"typeform": 8104}
+PORTS = {"trustpilot": 8103, "typeform": 8104}
 
 
 def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1",
@@ -54,6 +55,16 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
         "password": "tf-demo-token",
         "extra": {"form_ids": list(FORMS), "metrics": {"nps": "nps", "csat": "csat", "ces": "ces"},
                   **({"retry": retry} if retry else {})},
+    })
+    trustpilot = sims._stack.enter_context(
+        Simulator(TrustpilotApi(company, api_key="tp-demo-key", business_unit_id=DEFAULT_BUSINESS_UNIT_ID),
+                  host=host, port=ports.get("trustpilot", 0)))
+    sims.servers["trustpilot"] = trustpilot
+    sims.env["AIRFLOW_CONN_CXLOOP_TRUSTPILOT"] = json.dumps({
+        "conn_type": "http",
+        "host": trustpilot.base_url,
+        "password": "tp-demo-key",
+        "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, **({"retry": retry} if retry else {})},
     })
     if drop_folder is not None:
         files.write_drop(company, drop_folder)
