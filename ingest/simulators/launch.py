@@ -12,6 +12,7 @@ from ingest.simulators.company import FORMS, Company
 from ingest.simulators.server import Simulator
 from ingest.simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
 from ingest.simulators.typeform import TypeformApi
+from ingest.simulators.zendesk import ZendeskApi
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Simulators:
 
 
 # Fixed ports for `python -m ingest.simulators` (docker compose's demo profile); tests use any free port.
-PORTS = {"trustpilot": 8103, "typeform": 8104}
+PORTS = {"zendesk": 8102, "trustpilot": 8103, "typeform": 8104}
 
 
 def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1",
@@ -65,6 +66,17 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
         "host": trustpilot.base_url,
         "password": "tp-demo-key",
         "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, **({"retry": retry} if retry else {})},
+    })
+    zendesk = sims._stack.enter_context(
+        Simulator(ZendeskApi(company, email="agent@cxloop.example", token="zd-demo-token"),
+                  host=host, port=ports.get("zendesk", 0)))
+    sims.servers["zendesk"] = zendesk
+    sims.env["AIRFLOW_CONN_CXLOOP_ZENDESK"] = json.dumps({
+        "conn_type": "http",
+        "host": zendesk.base_url,
+        "login": "agent@cxloop.example",
+        "password": "zd-demo-token",
+        "extra": {**({"retry": retry} if retry else {})},
     })
     if drop_folder is not None:
         files.write_drop(company, drop_folder)

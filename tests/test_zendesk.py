@@ -1,0 +1,297 @@
+"""The Zendesk connector against its simulator, through the runner and the real warehouse."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest import runner, zendesk
+from ingest.connections import get_connection
+from ingest.http import SourceHTTPError
+from ingest.simulators.company import Company
+from ingest.simulators.server import Fault, Simulator
+from ingest.simulators.zendesk import ZendeskApi
+from ingest.streams import Window
+
+COMPANY = Company(customers=40, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
+END = COMPANY.end
+MIDDLE = END - timedelta(days=10)
+DAY = timedelta(days=1)
+EMAIL, TOKEN = "agent@cxloop.example", "zd-demo-token"
+RETRY = {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}
+STREAMS = {stream.name: stream for stream in zendesk.STREAMS}
+PATHS = {"tickets": "/incremental/tickets/", "users": "/incremental/users/",
+         "ticket_metrics": "/ticket_metrics", "satisfaction_ratings": "/satisfaction_ratings"}
+
+
+@contextmanager
+def serve(api: ZendeskApi, monkeypatch, password: str = TOKEN):
+    with Simulator(api) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_ZENDESK", json.dumps({
+            "conn_type": "http", "host": server.base_url, "login": EMAIL, "password": password,
+            "extra": {"retry": RETRY}}))
+        yield server
+
+
+@pytest.fixture
+def api():
+    return ZendeskApi(COMPANY, EMAIL, TOKEN)
+
+
+@pytest.fixture
+def sim(api, monkeypatch):
+    with serve(api, monkeypatch) as server:
+        yield server
+
+
+def source() -> zendesk.ZendeskSource:
+    return zendesk.from_connection(get_connection(zendesk.CONN_ID))
+
+
+def run(name, start, end, *, src=None, **kwargs):
+    return runner.run_stream(src or source(), STREAMS[name], Window(start, end), **kwargs)
+
+
+def landed(db, name) -> dict[str, str]:
+    """Landed records of a stream: key -> the record's `updated_at`."""
+    return dict(db.execute(f"select record_key, record->>'updated_at' from raw.zendesk_{name}").fetchall())
+
+
+def expected(api, name, as_of=None) -> dict[str, str]:
+    return {str(r["id"]): r["updated_at"] for r in api.records(name, as_of)}
+
+
+def basic_auth(password: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{EMAIL}/token:{password}".encode()).decode()}
+
+
+def requests_of(server, name):
+    return [r for r in server.requests if PATHS[name] in r.path]
+
+
+def test_a_first_run_lands_every_ticket_user_metric_and_rating_exactly_once(db, sim, api):
+    for name in STREAMS:
+        result = run(name, END - DAY, END)
+        assert landed(db, name) == expected(api, name), name
+        assert result.fetched == result.landed == len(api.records(name)), name
+        assert result.rejected == 0
+
+
+def test_the_export_follows_after_cursor_until_end_of_stream_even_past_an_empty_last_page(db, sim, api, monkeypatch):
+    users = api.records("users")
+    size = next(n for n in range(3, len(users)) if len(users) % n == 0)
+    monkeypatch.setattr(zendesk, "EXPORT_PAGE_SIZE", size)
+    for name in ("tickets", "users"):
+        total = len(api.records(name))
+        result = run(name, END - DAY, END)
+        seen = requests_of(sim, name)
+        # A short page ends the export; a full one means one more request, which may come back empty.
+        assert len(seen) == total // size + 1, name
+        assert seen[0].query["start_time"] == [str(zendesk.EARLIEST_START_TIME)]
+        assert all("cursor" in r.query and "start_time" not in r.query for r in seen[1:])
+        assert result.fetched == total
+    assert len(users) % size == 0  # so the users export did end on an empty page
+
+
+def test_list_endpoints_follow_page_after_until_has_more_is_false(db, sim, api, monkeypatch):
+    monkeypatch.setattr(zendesk, "LIST_PAGE_SIZE", 7)
+    for name in ("ticket_metrics", "satisfaction_ratings"):
+        total = len(api.records(name))
+        result = run(name, END - DAY, END)
+        seen = requests_of(sim, name)
+        assert len(seen) == max(1, math.ceil(total / 7)), name
+        assert all(r.query["page[size]"] == ["7"] for r in seen)
+        assert "page[after]" not in seen[0].query
+        assert all("page[after]" in r.query for r in seen[1:])
+        assert result.fetched == total
+
+
+def test_a_full_last_list_page_with_has_more_false_is_the_last_request(db, sim, api, monkeypatch):
+    total = len(api.records("ticket_metrics"))
+    size = next(n for n in range(3, total) if total % n == 0)
+    monkeypatch.setattr(zendesk, "LIST_PAGE_SIZE", size)
+    result = run("ticket_metrics", END - DAY, END)
+    assert len(requests_of(sim, "ticket_metrics")) == total // size
+    assert result.fetched == total
+
+
+def test_an_empty_list_page_with_has_more_false_ends_the_stream(db, sim, api):
+    # No rating is created after the company's end: the one page is empty.
+    result = run("satisfaction_ratings", END, END + DAY, backfill=True)
+    assert (result.fetched, result.landed) == (0, 0)
+    [request] = requests_of(sim, "satisfaction_ratings")
+    assert request.query["start_time"] == [str(int(END.timestamp()))]
+    assert request.query["end_time"] == [str(int((END + DAY).timestamp()) - 1)]
+
+
+def test_an_incremental_run_after_updates_lands_the_latest_version_of_each_record_once(db, sim, api):
+    api.as_of = MIDDLE
+    for name in STREAMS:
+        run(name, MIDDLE - DAY, MIDDLE)
+        assert landed(db, name) == expected(api, name), name
+    before = {name: expected(api, name) for name in STREAMS}
+    api.as_of = END
+    sim.requests.clear()
+    for name in STREAMS:
+        result = run(name, MIDDLE, END)
+        latest = expected(api, name)
+        assert landed(db, name) == latest, name
+        new = latest.keys() - before[name].keys()
+        changed = {key for key, updated in before[name].items() if latest[key] != updated}
+        assert new and (changed or name == "satisfaction_ratings"), name  # the ten days did change things
+        assert (result.inserted, result.updated, result.rejected) == (len(new), len(changed), 0), name
+    assert requests_of(sim, "tickets")[0].query["start_time"] == [
+        str(int((MIDDLE - zendesk.EXPORT_LOOKBACK).timestamp()))]
+    ratings = requests_of(sim, "satisfaction_ratings")[0].query
+    assert ratings["start_time"] == [str(int((MIDDLE - zendesk.RATING_CHANGE_LOOKBACK).timestamp()))]
+    assert ratings["end_time"] == [str(int(END.timestamp()) - 1)]
+
+
+def test_a_rating_changed_after_it_landed_is_caught_by_re_reading_its_creation(db, sim, api):
+    changed = next(r for r in api.records("satisfaction_ratings") if r["updated_at"] != r["created_at"])
+    api.as_of = datetime.fromisoformat(changed["updated_at"])  # just before the customer changes it
+    run("satisfaction_ratings", api.as_of - DAY, api.as_of)
+    assert landed(db, "satisfaction_ratings")[str(changed["id"])] == changed["created_at"]
+    first_watermark = api.as_of
+    api.as_of = END
+    result = run("satisfaction_ratings", first_watermark, END)
+    assert landed(db, "satisfaction_ratings") == expected(api, "satisfaction_ratings")
+    assert result.updated >= 1
+    # The filter is on creation, which lies before the saved cursor: only the lookback reaches it.
+    assert datetime.fromisoformat(changed["created_at"]) < first_watermark
+
+
+def test_a_ticket_changed_after_the_window_still_lands_in_its_latest_version(db, sim, api):
+    api.as_of = END
+    result = run("tickets", MIDDLE - DAY, MIDDLE)
+    later = {k for k, updated in expected(api, "tickets").items() if updated >= MIDDLE.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert later and later <= landed(db, "tickets").keys()
+    assert result.fetched == len(api.records("tickets"))
+
+
+def test_rerunning_the_same_interval_changes_nothing(db, sim, api):
+    for name in STREAMS:
+        run(name, END - DAY, END)
+    for name in STREAMS:
+        again = run(name, END - DAY, END)
+        assert (again.inserted, again.updated, again.rejected) == (0, 0, 0), name
+        assert landed(db, name) == expected(api, name)
+
+
+def test_a_429_is_waited_out_for_its_retry_after_and_a_5xx_is_retried(db, sim, api):
+    sim.inject(Fault("status", status=429, retry_after=0.05))
+    sim.inject(Fault("status", status=503))
+    result = run("tickets", END - DAY, END)
+    assert landed(db, "tickets") == expected(api, "tickets")
+    assert result.rejected == 0
+    assert [r.status for r in sim.requests[:3]] == [429, 503, 200]
+
+
+def test_the_incremental_export_rate_limit_is_respected(db, monkeypatch):
+    limited = ZendeskApi(COMPANY, EMAIL, TOKEN, incremental_per_minute=2, rate_window_seconds=0.3)
+    users = len(limited.records("users"))
+    monkeypatch.setattr(zendesk, "EXPORT_PAGE_SIZE", math.ceil(users / 3))
+    with serve(limited, monkeypatch) as server:
+        result = run("users", END - DAY, END)
+    statuses = [r.status for r in server.requests]
+    assert 429 in statuses
+    assert statuses.count(200) == users // math.ceil(users / 3) + 1
+    assert landed(db, "users") == expected(limited, "users")
+    assert result.fetched == users
+
+
+def test_the_limiter_answers_429_with_retry_after_and_rate_limit_headers():
+    now = [1_800_000_000.0]
+    limited = ZendeskApi(COMPANY, EMAIL, TOKEN, incremental_per_minute=2, clock=lambda: now[0])
+    auth = basic_auth()
+
+    def export():
+        return limited.handle("GET", "/api/v2/incremental/users/cursor.json", {"start_time": ["1"]}, auth, b"")
+
+    first, second = export(), export()
+    assert (first.status, first.headers["X-Rate-Limit-Remaining"], second.headers["X-Rate-Limit-Remaining"]) == (
+        200, "1", "0")
+    now[0] += 20
+    third = export()
+    assert third.status == 429
+    assert third.headers == {"Retry-After": "40", "X-Rate-Limit": "2", "X-Rate-Limit-Remaining": "0"}
+    now[0] += 40
+    assert export().status == 200
+
+
+@pytest.mark.parametrize("name", list(STREAMS))
+def test_a_malformed_record_is_rejected_with_its_reason_and_the_rest_lands(db, sim, api, name):
+    sim.inject(Fault("malformed_record", path_contains=PATHS[name]))
+    result = run(name, END - DAY, END)
+    total = len(api.records(name))
+    assert (result.fetched, result.landed, result.rejected) == (total, total - 1, 1)
+    reason, original = db.execute("select reason, original from raw._rejected").fetchone()
+    assert reason == "no natural key: missing 'id'"
+    assert json.loads(original)["updated_at"]
+    assert len(landed(db, name)) == total - 1
+
+
+def test_a_wrong_api_token_fails_naming_zendesk_and_never_showing_the_token(db, api, monkeypatch, caplog):
+    wrong = "zd-wrong-token-5f2a9c"
+    caplog.set_level(logging.DEBUG)
+    with serve(api, monkeypatch, password=wrong) as server, pytest.raises(SourceHTTPError) as failure:
+        run("tickets", END - DAY, END)
+    message = str(failure.value)
+    assert message.startswith("zendesk.tickets: HTTP 401")
+    assert "API token" in message and zendesk.CONN_ID in message
+    assert wrong not in message and wrong not in caplog.text
+    assert [r.status for r in server.requests] == [401]
+    # The run's transaction rolled back: no raw table, no rows, no cursor.
+    assert db.execute("select to_regclass('raw.zendesk_tickets'), to_regclass('raw._state')").fetchone() == (
+        None, None)
+
+
+def test_a_change_held_back_as_the_most_recent_minute_is_caught_by_the_next_run(db, monkeypatch):
+    now = [0.0]
+    clocked = ZendeskApi(COMPANY, EMAIL, TOKEN, clock=lambda: now[0])
+    # A ticket whose last change was made 20 s before a window ends, and a run starting 5 s after.
+    ticket = next(t for t in clocked.records("tickets") if t["generated_timestamp"] < (END - 2 * DAY).timestamp())
+    window_end = datetime.fromtimestamp(ticket["generated_timestamp"] + 20, tz=UTC)
+    with serve(clocked, monkeypatch):
+        clocked.as_of, now[0] = window_end + timedelta(seconds=5), window_end.timestamp() + 5
+        run("tickets", window_end - DAY, window_end)
+        assert str(ticket["id"]) not in landed(db, "tickets")
+        clocked.as_of, now[0] = END, END.timestamp() + 3600
+        run("tickets", window_end, END)
+    assert landed(db, "tickets")[str(ticket["id"])] == ticket["updated_at"]
+
+
+def test_a_window_ending_now_never_asks_for_the_most_recent_minute(db, monkeypatch):
+    now = END + timedelta(hours=1)
+    clocked = ZendeskApi(COMPANY, EMAIL, TOKEN, clock=lambda: now.timestamp())
+    with serve(clocked, monkeypatch) as server:
+        src = source()
+        src.clock = lambda: now
+        result = run("tickets", now - timedelta(seconds=30), now, src=src, backfill=True)
+    [request] = server.requests
+    assert request.query["start_time"] == [str(int((now - zendesk.RECENT_GUARD).timestamp()))]
+    assert result.fetched == 0  # nothing changed in the last hour of the simulated account
+
+
+def test_the_simulator_refuses_a_start_time_inside_the_last_minute_and_a_page_size_over_100(api):
+    auth = basic_auth()
+    recent = str(int(datetime.now(UTC).timestamp()) - 30)
+    reply = api.handle("GET", "/api/v2/incremental/tickets/cursor.json", {"start_time": [recent]}, auth, b"")
+    assert reply.status == 400 and "Too recent start_time" in reply.body["description"]
+    reply = api.handle("GET", "/api/v2/ticket_metrics", {"page[size]": ["101"]}, auth, b"")
+    assert reply.status == 400
+    assert api.handle("GET", "/api/v2/ticket_metrics", {}, {}, b"").status == 401
+
+
+def test_landed_batches_pass_the_zendesk_quality_suites(db, sim):
+    from expectations import gate
+
+    for name in STREAMS:
+        result = run(name, END - DAY, END)
+        assert gate.validate_batch(result.batch_id).outcome == "passed", name
