@@ -105,7 +105,14 @@ def _suite(name: str):
     path = HERE / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(f"no suite for stream {name}: expected {path}")
-    return gx.ExpectationSuite(**json.loads(path.read_text()))
+    definition = json.loads(path.read_text())
+    suite = gx.ExpectationSuite(**definition)
+    # GX logs and drops an expectation whose type it does not know: a typo must not weaken the gate.
+    if len(suite.expectations) != len(definition["expectations"]):
+        known = {e.expectation_type for e in suite.expectations}
+        unknown = [e["type"] for e in definition["expectations"] if e["type"] not in known]
+        raise ValueError(f"suite {path.name} has expectations GX does not know: {unknown}")
+    return suite
 
 
 def _batch_query(name: str, batch_id: str) -> str:

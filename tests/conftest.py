@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def warehouse_session():
     wh = warehouse.resolve()
     yield wh
     warehouse.stop_embedded()
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -97,3 +98,12 @@ def test_every_stream_of_every_source_has_a_suite_whose_projection_runs(db):
             assert validation.rows == 0
             assert validation.failures == [], (stream.table, [f.describe() for f in validation.failures])
             assert validation.evaluated == len(suites.SUITES[stream.table]().expectations)
+
+
+def test_a_suite_file_with_an_unknown_expectation_type_is_refused(tmp_path, monkeypatch):
+    suite = json.loads((suites.HERE / "typeform_responses.json").read_text())
+    suite["expectations"][0]["type"] = "expect_column_values_to_not_be_nul"
+    (tmp_path / "typeform_responses.json").write_text(json.dumps(suite))
+    monkeypatch.setattr(gate, "HERE", tmp_path)
+    with pytest.raises(ValueError, match="expect_column_values_to_not_be_nul"):
+        gate._suite("typeform_responses")
