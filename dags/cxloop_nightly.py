@@ -13,6 +13,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, tas
 
 # Known at parse time without importing the connectors: ingest/runner.py lists the same sources.
 SOURCE_STREAMS: dict[str, list[str]] = {
+    "hubspot": ["contacts", "companies", "deals"],
     "zendesk": ["tickets", "users", "ticket_metrics", "satisfaction_ratings"],
     "trustpilot": ["reviews"],
     "typeform": ["responses"],

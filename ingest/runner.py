@@ -16,7 +16,7 @@ from ingest.streams import BatchResult, Source, Stream, Window
 log = logging.getLogger(__name__)
 
 # One module per source in ingest/, each exposing CONN_ID, STREAMS and from_connection(conn).
-SOURCES: tuple[str, ...] = ("zendesk", "trustpilot", "typeform", "files")
+SOURCES: tuple[str, ...] = ("hubspot", "zendesk", "trustpilot", "typeform", "files")
 
 
 def source_module(name: str) -> ModuleType:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ingest.simulators import files
 from ingest.simulators.company import FORMS, Company
+from ingest.simulators.hubspot import HubSpotApi
 from ingest.simulators.server import Simulator
 from ingest.simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
 from ingest.simulators.typeform import TypeformApi
@@ -35,7 +36,7 @@ class Simulators:
 
 
 # Fixed ports for `python -m ingest.simulators` (docker compose's demo profile); tests use any free port.
-PORTS = {"zendesk": 8102, "trustpilot": 8103, "typeform": 8104}
+PORTS = {"hubspot": 8101, "zendesk": 8102, "trustpilot": 8103, "typeform": 8104}
 
 
 def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1",
@@ -66,6 +67,13 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
         "host": trustpilot.base_url,
         "password": "tp-demo-key",
         "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, **({"retry": retry} if retry else {})},
+    })
+    hubspot = sims._stack.enter_context(
+        Simulator(HubSpotApi(company, token="hs-demo-token"), host=host, port=ports.get("hubspot", 0)))
+    sims.servers["hubspot"] = hubspot
+    sims.env["AIRFLOW_CONN_CXLOOP_HUBSPOT"] = json.dumps({
+        "conn_type": "http", "host": hubspot.base_url, "password": "hs-demo-token",
+        "extra": {**({"retry": retry} if retry else {})},
     })
     zendesk = sims._stack.enter_context(
         Simulator(ZendeskApi(company, email="agent@cxloop.example", token="zd-demo-token"),

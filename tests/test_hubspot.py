@@ -1,0 +1,164 @@
+"""The HubSpot connector against its simulator, through the runner and the real warehouse."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest import hubspot, runner
+from ingest.connections import get_connection
+from ingest.simulators.company import Company
+from ingest.simulators.hubspot import HubSpotApi
+from ingest.simulators.server import Fault, Simulator
+from ingest.streams import Window
+
+COMPANY = Company(customers=60, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
+TOKEN = "hs-test-token-9876"
+END = COMPANY.end
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def api():
+    return HubSpotApi(COMPANY, token=TOKEN)
+
+
+@pytest.fixture
+def sim(api, monkeypatch):
+    with Simulator(api) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_HUBSPOT", json.dumps({
+            "conn_type": "http", "host": server.base_url, "password": TOKEN,
+            "extra": {"retry": {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}}}))
+        yield server
+
+
+def source() -> hubspot.HubSpotSource:
+    return hubspot.from_connection(get_connection("cxloop_hubspot"))
+
+
+def stream(name: str):
+    return next(s for s in hubspot.STREAMS if s.name == name)
+
+
+def run(name: str, start, end, src=None, *, backfill: bool = False):
+    return runner.run_stream(src or source(), stream(name), Window(start, end), backfill=backfill)
+
+
+def raw(db, kind: str) -> dict[str, dict]:
+    return {key: record for key, record in db.execute(f"select record_key, record from raw.hubspot_{kind}")}
+
+
+def modified_in(api, kind, start, end) -> set[str]:
+    return {i for i, r in api.objects[kind].items()
+            if start <= datetime.fromisoformat(r["updatedAt"]) < end}
+
+
+@pytest.mark.parametrize("kind", ["contacts", "companies", "deals"])
+def test_full_load_lands_every_record_once_through_the_list_endpoint(db, api, sim, kind, monkeypatch):
+    monkeypatch.setattr(hubspot, "LIST_LIMIT", 7)
+    result = run(kind, None, END)
+    assert set(raw(db, kind)) == set(api.objects[kind])
+    assert result.fetched == result.landed == len(api.objects[kind])
+    pages = [r for r in sim.requests if r.path == f"/crm/v3/objects/{kind}"]
+    assert len(pages) == -(-len(api.objects[kind]) // 7)
+    assert "after" not in pages[0].query and all("after" in p.query for p in pages[1:])
+
+
+def test_list_and_search_attach_the_same_associations(db, api, sim):
+    run("deals", None, END)
+    listed = raw(db, "deals")
+    db.execute("truncate raw.hubspot_deals")
+    run("deals", COMPANY.start - DAY, END)
+    searched = raw(db, "deals")
+    assert searched == listed
+    some = next(iter(listed.values()))
+    assert set(some["associations"]) == {"companies", "contacts"}
+
+
+def test_incremental_search_lands_only_what_changed_and_the_latest_version_wins(db, api, sim):
+    run("contacts", None, END - 5 * DAY)
+    contact_id = next(iter(api.objects["contacts"]))
+    api.touch("contacts", contact_id, END - DAY, lifecyclestage="evangelist")
+    sim.requests.clear()
+    result = run("contacts", END - 5 * DAY, END)
+    assert result.fetched == len(modified_in(api, "contacts", END - 5 * DAY, END))
+    assert raw(db, "contacts")[contact_id]["properties"]["lifecyclestage"] == "evangelist"
+    search = json.loads(next(r for r in sim.requests if r.path.endswith("/search")).body)
+    filters = search["filterGroups"][0]["filters"]
+    assert filters[0] == {"propertyName": "lastmodifieddate", "operator": "GTE",
+                          "value": str(int((END - 5 * DAY).timestamp() * 1000))}
+    assert filters[1]["value"] == str(int(END.timestamp() * 1000) - 1)
+    assert len(raw(db, "contacts")) == len(api.objects["contacts"])
+
+
+def test_hitting_the_search_cap_splits_the_window_and_misses_nothing(db, api, sim, monkeypatch):
+    api.search_cap = 12
+    monkeypatch.setattr(hubspot, "SEARCH_LIMIT", 5)
+    src = source()
+    src.search_cap = 12
+    # A backfill reads exactly its interval, so with no cursor yet this goes through search.
+    result = run("contacts", COMPANY.start - DAY, END, src, backfill=True)
+    assert set(raw(db, "contacts")) == set(api.objects["contacts"])
+    assert result.fetched == len(api.objects["contacts"])
+    searches = [r for r in sim.requests if r.path.endswith("/search")]
+    assert len(searches) > len(api.objects["contacts"]) // 5
+    assert all(r.status == 200 for r in sim.requests)
+
+
+def test_a_window_too_narrow_to_split_continues_past_the_cap_by_object_id(db, api, sim, monkeypatch):
+    moment = END - DAY
+    for contact_id in api.objects["contacts"]:
+        api.touch("contacts", contact_id, moment)  # a bulk import: every record in one second
+    api.search_cap = 12
+    monkeypatch.setattr(hubspot, "SEARCH_LIMIT", 5)
+    src = source()
+    src.search_cap = 12
+    result = run("contacts", moment, moment + timedelta(milliseconds=500), src, backfill=True)
+    assert result.fetched == len(api.objects["contacts"])
+    assert set(raw(db, "contacts")) == set(api.objects["contacts"])
+    assert any("hs_object_id" in r.body.decode() and '"GT"' in r.body.decode() for r in sim.requests)
+
+
+def test_a_429_with_and_without_retry_after_is_survived(db, api, sim):
+    sim.inject(Fault("status", status=429, retry_after=0.05))
+    sim.inject(Fault("status", status=429))
+    run("companies", None, END)
+    assert set(raw(db, "companies")) == set(api.objects["companies"])
+    assert [r.status for r in sim.requests[:3]] == [429, 429, 200]
+
+
+def test_a_5xx_is_retried(db, api, sim):
+    sim.inject(Fault("status", status=502))
+    run("companies", None, END)
+    assert set(raw(db, "companies")) == set(api.objects["companies"])
+
+
+def test_a_malformed_record_is_rejected_with_its_reason_and_the_rest_lands(db, api, sim):
+    sim.inject(Fault("malformed_record"))
+    result = run("companies", None, END)
+    assert (result.fetched, result.landed, result.rejected) == (len(api.objects["companies"]),
+                                                                len(api.objects["companies"]) - 1, 1)
+    assert db.execute("select reason from raw._rejected").fetchall() == [("no natural key: missing 'id'",)]
+
+
+def test_rerunning_the_same_interval_changes_nothing(db, api, sim):
+    run("deals", END - 10 * DAY, END)
+    again = run("deals", END - 10 * DAY, END)
+    assert (again.inserted, again.updated, again.rejected) == (0, 0, 0)
+
+
+def test_a_wrong_token_fails_clearly_without_leaking_any_token(db, api, sim, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_HUBSPOT", json.dumps({
+        "conn_type": "http", "host": sim.base_url, "password": "wrong-token-12345"}))
+    with pytest.raises(Exception, match="hubspot.contacts: HTTP 401") as caught:
+        run("contacts", None, END)
+    assert "wrong-token-12345" not in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_the_simulator_refuses_to_page_past_its_cap_like_hubspot(api):
+    api.search_cap = 10
+    reply = api.handle("POST", "/crm/v3/objects/contacts/search", {}, {"Authorization": f"Bearer {TOKEN}"},
+                       json.dumps({"limit": 5, "after": 8}).encode())
+    assert reply.status == 400
