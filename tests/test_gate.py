@@ -107,3 +107,18 @@ def test_a_suite_file_with_an_unknown_expectation_type_is_refused(tmp_path, monk
     monkeypatch.setattr(gate, "HERE", tmp_path)
     with pytest.raises(ValueError, match="expect_column_values_to_not_be_nul"):
         gate._suite("typeform_responses")
+
+
+def test_a_fixed_quarantined_batch_is_released_by_the_command_and_reaches_staging(db):
+    from expectations.__main__ import main
+
+    bad = land(db, [response("late", nps=12)])
+    assert main(["validate", bad]) == 1
+    db.execute("update raw.typeform_responses set record = jsonb_set(record, '{_metrics,nps}', '10')")
+    assert main(["release", bad]) == 0
+    assert status(db, bad) == "released"
+    assert db.execute("select outcome from audit.validation_runs order by evaluated_at").fetchall() == [
+        ("quarantined",), ("released",)]
+    warehouse.run_dbt(["build", "--select", "stg_typeform__responses"])
+    assert db.execute("select response_id, nps_score from staging.stg_typeform__responses").fetchall() == [
+        ("late", 10)]

@@ -1,0 +1,42 @@
+"""The quality gate from the command line.
+
+    python -m expectations validate <batch_id>   # gate a landed batch (what the DAG does)
+    python -m expectations release <batch_id>    # re-validate a fixed batch and release it
+    python -m expectations write-suites          # regenerate the suite JSON from suites.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m expectations", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["validate", "release", "write-suites"])
+    parser.add_argument("batch_id", nargs="?")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if args.command == "write-suites":
+        from expectations import suites
+
+        for path in suites.write_all():
+            print(f"wrote {path}")
+        return 0
+    if not args.batch_id:
+        parser.error(f"{args.command} needs a batch id (see audit.load_batches)")
+    from expectations import gate
+
+    try:
+        validation = gate.validate_batch(args.batch_id, release=args.command == "release")
+    except gate.BatchQuarantined as exc:
+        print(f"still quarantined: {exc}", file=sys.stderr)
+        return 1
+    print(f"batch {args.batch_id}: {'released' if args.command == 'release' else validation.outcome}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
