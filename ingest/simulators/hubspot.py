@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingest.simulators.company import Company, Person, iso
-from ingest.simulators.server import Query, Reply, bearer_ok, first
+from ingest.simulators.server import Query, Reply, bearer_ok, first, spoil_first
 
 MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
 OWNERS = ["71001", "71002", "71003", "71004"]
@@ -228,8 +228,4 @@ class HubSpotApi:
         return None
 
     def spoil_record(self, body: Any) -> None:
-        results = body.get("results") if isinstance(body, dict) else None
-        if results:
-            spoiled = dict(results[0])
-            spoiled.pop("id", None)
-            results[0] = spoiled
+        spoil_first(body, "results", "id")

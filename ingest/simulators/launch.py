@@ -48,44 +48,22 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
     """
     ports = ports or {}
     sims = Simulators(company)
-    typeform = sims._stack.enter_context(
-        Simulator(TypeformApi(company, token="tf-demo-token"), host=host, port=ports.get("typeform", 0)))
-    sims.servers["typeform"] = typeform
-    sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"] = json.dumps({
-        "conn_type": "http",
-        "host": typeform.base_url,
-        "password": "tf-demo-token",
-        "extra": {"form_ids": list(FORMS), "metrics": {"nps": "nps", "csat": "csat", "ces": "ces"},
-                  **({"retry": retry} if retry else {})},
-    })
-    trustpilot = sims._stack.enter_context(
-        Simulator(TrustpilotApi(company, api_key="tp-demo-key", business_unit_id=DEFAULT_BUSINESS_UNIT_ID),
-                  host=host, port=ports.get("trustpilot", 0)))
-    sims.servers["trustpilot"] = trustpilot
-    sims.env["AIRFLOW_CONN_CXLOOP_TRUSTPILOT"] = json.dumps({
-        "conn_type": "http",
-        "host": trustpilot.base_url,
-        "password": "tp-demo-key",
-        "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, **({"retry": retry} if retry else {})},
-    })
-    hubspot = sims._stack.enter_context(
-        Simulator(HubSpotApi(company, token="hs-demo-token"), host=host, port=ports.get("hubspot", 0)))
-    sims.servers["hubspot"] = hubspot
-    sims.env["AIRFLOW_CONN_CXLOOP_HUBSPOT"] = json.dumps({
-        "conn_type": "http", "host": hubspot.base_url, "password": "hs-demo-token",
-        "extra": {**({"retry": retry} if retry else {})},
-    })
-    zendesk = sims._stack.enter_context(
-        Simulator(ZendeskApi(company, email="agent@cxloop.example", token="zd-demo-token"),
-                  host=host, port=ports.get("zendesk", 0)))
-    sims.servers["zendesk"] = zendesk
-    sims.env["AIRFLOW_CONN_CXLOOP_ZENDESK"] = json.dumps({
-        "conn_type": "http",
-        "host": zendesk.base_url,
-        "login": "agent@cxloop.example",
-        "password": "zd-demo-token",
-        "extra": {**({"retry": retry} if retry else {})},
-    })
+    retry_extra = {"retry": retry} if retry else {}
+
+    def serve(name: str, api: object, **connection: object) -> None:
+        server = sims._stack.enter_context(Simulator(api, host=host, port=ports.get(name, 0)))
+        sims.servers[name] = server
+        extra = {**connection.pop("extra", {}), **retry_extra}
+        sims.env[f"AIRFLOW_CONN_CXLOOP_{name.upper()}"] = json.dumps(
+            {"conn_type": "http", "host": server.base_url, **connection, "extra": extra})
+
+    serve("hubspot", HubSpotApi(company, token="hs-demo-token"), password="hs-demo-token")
+    serve("zendesk", ZendeskApi(company, email="agent@cxloop.example", token="zd-demo-token"),
+          login="agent@cxloop.example", password="zd-demo-token")
+    serve("trustpilot", TrustpilotApi(company, api_key="tp-demo-key", business_unit_id=DEFAULT_BUSINESS_UNIT_ID),
+          password="tp-demo-key", extra={"business_unit_id": DEFAULT_BUSINESS_UNIT_ID})
+    serve("typeform", TypeformApi(company, token="tf-demo-token"), password="tf-demo-token",
+          extra={"form_ids": list(FORMS), "metrics": {"nps": "nps", "csat": "csat", "ces": "ces"}})
     if drop_folder is not None:
         files.write_drop(company, drop_folder)
         sims.env["AIRFLOW_CONN_CXLOOP_FILES"] = json.dumps({

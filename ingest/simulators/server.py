@@ -175,3 +175,14 @@ def bearer_ok(headers: dict[str, str], token: str) -> bool:
 def first(query: Query, name: str, default: str | None = None) -> str | None:
     values = query.get(name)
     return values[0] if values else default
+
+
+def spoil_first(body: Any, list_key: str, key_field: str) -> bool:
+    """Drop `key_field` from the first record of `body[list_key]`; True if there was one to spoil."""
+    records = body.get(list_key) if isinstance(body, dict) else None
+    if not records:
+        return False
+    spoiled = dict(records[0])
+    spoiled.pop(key_field, None)
+    records[0] = spoiled
+    return True

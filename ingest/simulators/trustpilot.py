@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ingest.simulators.company import VERBATIMS, Company, Person, iso
-from ingest.simulators.server import Query, Reply, first
+from ingest.simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_API_KEY = "tp-demo-key"
 DEFAULT_BUSINESS_UNIT_ID = "5f1a2b3c4d5e6f7a8b9c0d1e"
@@ -278,8 +278,4 @@ class TrustpilotApi:
                 "method": "GET", "rel": rel}
 
     def spoil_record(self, body: Any) -> None:
-        reviews = body.get("reviews") if isinstance(body, dict) else None
-        if reviews:
-            spoiled = dict(reviews[0])
-            spoiled.pop("id", None)
-            reviews[0] = spoiled
+        spoil_first(body, "reviews", "id")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingest.simulators.company import Company
-from ingest.simulators.server import Query, Reply, bearer_ok, first
+from ingest.simulators.server import Query, Reply, bearer_ok, first, spoil_first
 
 _PATH = re.compile(r"^/forms/(?P<form_id>[^/]+)/responses$")
 
@@ -85,8 +85,4 @@ class TypeformApi:
         return next((i for i, row in enumerate(rows) if row[1] == token), None)
 
     def spoil_record(self, body: Any) -> None:
-        items = body.get("items") if isinstance(body, dict) else None
-        if items:
-            spoiled = dict(items[0])
-            spoiled.pop("token", None)
-            items[0] = spoiled
+        spoil_first(body, "items", "token")

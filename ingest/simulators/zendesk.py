@@ -59,7 +59,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ingest.simulators.company import VERBATIMS, Company, Person, iso
-from ingest.simulators.server import Query, Reply, first
+from ingest.simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_EMAIL = "agent@cxloop.example"
 DEFAULT_TOKEN = "zd-demo-token"
@@ -543,14 +543,8 @@ class ZendeskApi:
         })
 
     def spoil_record(self, body: Any) -> None:
-        if not isinstance(body, dict):
-            return
         for resource in RESOURCES:
-            items = body.get(resource)
-            if items:
-                spoiled = dict(items[0])
-                spoiled.pop("id", None)
-                items[0] = spoiled
+            if spoil_first(body, resource, "id"):
                 return
 
 
