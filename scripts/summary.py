@@ -32,6 +32,22 @@ def print_summary(wh: warehouse.Warehouse) -> None:
             print("\nLanded per stream (all runs)          fetched    landed  rejected")
             for source, stream, fetched, landed, rejected in batches:
                 print(f"  {source + '.' + stream:<34} {fetched:>9,} {landed:>9,} {rejected:>9,}")
+        if _exists(conn, "audit", "validation_runs"):
+            gate = conn.execute(
+                """select count(distinct suite), count(*), count(*) filter (where outcome = 'passed'),
+                          count(*) filter (where outcome = 'warned'),
+                          count(*) filter (where outcome = 'quarantined'),
+                          count(*) filter (where outcome = 'released')
+                   from audit.validation_runs"""
+            ).fetchone()
+            print("\nQuality gate (all runs): {} suites, {} batches validated: {} passed, {} with warnings, "
+                  "{} quarantined, {} released".format(*gate))
+            failing = conn.execute(
+                """select suite, expectation, coalesce(column_name, ''), severity, count(*)
+                   from audit.validation_failures group by 1, 2, 3, 4 order by 1, 2"""
+            ).fetchall()
+            for suite, expectation, column, severity, times in failing:
+                print(f"  [{severity}] {suite}: {expectation} {column} ({times}x)")
         nps = conn.execute(
             """select date, sum(responses), sum(promoters), sum(passives), sum(detractors)
                from marts.kpi_nps_daily group by date order by date desc limit 7"""
