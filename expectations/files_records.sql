@@ -7,5 +7,4 @@ select
     case when record ->> 'score' ~ '^-?\d+(\.\d+)?$' then (record ->> 'score')::numeric end as audit_score,
     case when record ->> 'nps' ~ '^-?\d+$' then (record ->> 'nps')::numeric end              as nps,
     nullif(trim(record ->> 'email'), '')                                as email
-from raw.files_records
-where _batch_id = '{batch_id}'
+from {batch_rows}

@@ -115,12 +115,23 @@ def _suite(name: str):
     return suite
 
 
+# What a batch received, not only what landed: its rows in raw, plus the records the loader
+# turned away for having no key or for repeating one, so that the suites' key expectations
+# (not null, unique) see them. Projections read `{batch_rows}` with columns record_key, record.
+BATCH_ROWS = """(
+    select record_key, record from raw.{table} where _batch_id = '{batch_id}'
+    union all
+    select record_key, original::jsonb from raw._rejected
+    where batch_id = '{batch_id}' and (reason like 'no natural key%' or reason like 'superseded%')
+) as batch_rows"""
+
+
 def _batch_query(name: str, batch_id: str) -> str:
     uuid.UUID(batch_id)  # the id is inlined into SQL: it must be a UUID and nothing else
     lines = (HERE / f"{name}.sql").read_text().splitlines()
     # GX wants the query to start with SELECT: drop the file's leading comment block.
     body = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
-    return body.strip().replace("{batch_id}", batch_id)
+    return body.strip().replace("{batch_rows}", BATCH_ROWS.format(table=name, batch_id=batch_id))
 
 
 def _sqlalchemy_url(wh: warehouse.Warehouse) -> str:

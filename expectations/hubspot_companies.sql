@@ -5,5 +5,4 @@ select
     case when record ->> 'updatedAt' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'
          then (record ->> 'updatedAt')::timestamptz end                 as updated_at_ts,
     nullif(trim(record -> 'properties' ->> 'name'), '')                 as name
-from raw.hubspot_companies
-where _batch_id = '{batch_id}'
+from {batch_rows}

@@ -9,5 +9,4 @@ select
     case when record -> 'properties' ->> 'amount' ~ '^-?\d+(\.\d+)?$'
          then (record -> 'properties' ->> 'amount')::numeric end        as amount,
     record -> 'properties' ->> 'dealstage'                              as dealstage
-from raw.hubspot_deals
-where _batch_id = '{batch_id}'
+from {batch_rows}

@@ -9,5 +9,4 @@ select
          then (record ->> 'stars')::numeric end                         as stars,
     record ->> 'language'                                               as language,
     nullif(trim(record ->> 'referralEmail'), '')                        as email
-from raw.trustpilot_reviews
-where _batch_id = '{batch_id}'
+from {batch_rows}

@@ -14,5 +14,4 @@ select
     case when jsonb_typeof(record -> '_metrics' -> 'ces') = 'number'
          then (record -> '_metrics' ->> 'ces')::numeric end     as ces,
     nullif(trim(record -> '_metrics' ->> 'email'), '')          as email
-from raw.typeform_responses
-where _batch_id = '{batch_id}'
+from {batch_rows}

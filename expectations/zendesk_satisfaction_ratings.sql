@@ -6,5 +6,4 @@ select
     record ->> 'updated_at'                                             as updated_at,
     case when record ->> 'updated_at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'
          then (record ->> 'updated_at')::timestamptz end                as updated_at_ts
-from raw.zendesk_satisfaction_ratings
-where _batch_id = '{batch_id}'
+from {batch_rows}

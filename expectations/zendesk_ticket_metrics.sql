@@ -14,5 +14,4 @@ select
          then (record -> 'reply_time_in_minutes' ->> 'calendar')::numeric end as reply_minutes,
     case when record -> 'full_resolution_time_in_minutes' ->> 'calendar' ~ '^-?\d+$'
          then (record -> 'full_resolution_time_in_minutes' ->> 'calendar')::numeric end as resolution_minutes
-from raw.zendesk_ticket_metrics
-where _batch_id = '{batch_id}'
+from {batch_rows}

@@ -8,5 +8,4 @@ select
     case when record ->> 'updated_at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'
          then (record ->> 'updated_at')::timestamptz end                as updated_at_ts,
     record -> 'satisfaction_rating' ->> 'score'                         as satisfaction_score
-from raw.zendesk_tickets
-where _batch_id = '{batch_id}'
+from {batch_rows}

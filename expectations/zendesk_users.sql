@@ -5,5 +5,4 @@ select
     case when record ->> 'updated_at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'
          then (record ->> 'updated_at')::timestamptz end                as updated_at_ts,
     nullif(trim(record ->> 'email'), '')                                as email
-from raw.zendesk_users
-where _batch_id = '{batch_id}'
+from {batch_rows}

@@ -45,6 +45,8 @@ create table if not exists raw._rejected (
     original     text        not null,
     rejected_at  timestamptz not null default now()
 );
+-- The natural key when the record had one (a superseded version): the gate checks it.
+alter table raw._rejected add column if not exists record_key text;
 -- The same bad record fetched again by a rerun is the same reject, not a new one.
 create unique index if not exists _rejected_once
     on raw._rejected (source, stream, reason, md5(original));
@@ -83,8 +85,8 @@ from (
 where i.ctid = ranked.ctid and ranked.version_rank > 1
 """
 REJECT = """
-insert into raw._rejected (source, stream, batch_id, reason, original)
-select %(source)s, %(stream)s, %(batch_id)s, reject_reason, coalesce(original, record::text)
+insert into raw._rejected (source, stream, batch_id, reason, original, record_key)
+select %(source)s, %(stream)s, %(batch_id)s, reject_reason, coalesce(original, record::text), record_key
 from _incoming
 where reject_reason is not null
 on conflict do nothing

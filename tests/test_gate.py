@@ -122,3 +122,41 @@ def test_a_fixed_quarantined_batch_is_released_by_the_command_and_reaches_stagin
     warehouse.run_dbt(["build", "--select", "stg_typeform__responses"])
     assert db.execute("select response_id, nps_score from staging.stg_typeform__responses").fetchall() == [
         ("late", 10)]
+
+
+def failed_expectations(db) -> list[tuple[str, str | None]]:
+    return db.execute("select expectation, column_name from audit.validation_failures "
+                      "where severity = 'critical' order by 1, 2").fetchall()
+
+
+def test_a_record_without_a_key_quarantines_its_batch_though_the_loader_kept_it_out_of_raw(db):
+    keyless = {"submitted_at": "2026-03-01T10:00:00Z", "_form_id": "rNPS2026", "_metrics": {"nps": 7}}
+    batch = land(db, [response("ok", nps=9), keyless])
+    with pytest.raises(gate.BatchQuarantined):
+        gate.validate_batch(batch)
+    assert failed_expectations(db) == [("expect_column_values_to_not_be_null", "record_key")]
+
+
+def test_a_key_repeated_within_a_batch_quarantines_it_naming_uniqueness(db):
+    batch = land(db, [response("twice", nps=9), response("twice", "2026-03-02T10:00:00Z", nps=3)])
+    with pytest.raises(gate.BatchQuarantined):
+        gate.validate_batch(batch)
+    assert failed_expectations(db) == [("expect_column_values_to_be_unique", "record_key")]
+
+
+def test_a_ticket_solved_before_it_was_created_quarantines_the_metrics_batch(db):
+    from ingest.zendesk import STREAMS as ZENDESK
+
+    metrics = next(s for s in ZENDESK if s.name == "ticket_metrics")
+    batch_id = str(uuid.uuid4())
+    with db.transaction():
+        loader.land(db, metrics, batch_id, _window(), iter([[
+            {"id": 1, "ticket_id": 10, "created_at": "2026-03-01T10:00:00Z", "updated_at": "2026-03-02T10:00:00Z",
+             "solved_at": "2026-03-02T09:00:00Z"},
+            {"id": 2, "ticket_id": 11, "created_at": "2026-03-05T10:00:00Z", "updated_at": "2026-03-05T12:00:00Z",
+             "solved_at": "2026-03-04T09:00:00Z"},
+        ]]))
+    with pytest.raises(gate.BatchQuarantined, match="solved_at_ts is not before created_at_ts"):
+        gate.validate_batch(batch_id)
+    assert failed_expectations(db) == [
+        ("unexpected_rows_expectation (solved_at_ts is not before created_at_ts)", None)]
