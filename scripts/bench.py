@@ -3,7 +3,8 @@
 Each measurement runs in a fresh process (so peak RSS is that load's alone) against a
 throwaway embedded warehouse. Records are Typeform responses from the synthetic company,
 re-keyed so any count can be produced lazily: neither side ever holds the whole stream.
-Figures are reported as ratios to the COPY baseline measured in this same run.
+Figures are reported as ratios to the COPY baseline measured in this same run; the quality
+gate's validation of the landed batch is timed too, as a ratio to the load it follows.
 """
 
 from __future__ import annotations
@@ -74,7 +75,15 @@ def _load(mode: str, count: int) -> dict:
                         copy.write_row((stream.key(record), record["submitted_at"], text, batch))
         seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"mode": mode, "rows": count, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}
+    measured = {"mode": mode, "rows": count, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}
+    if mode == "loader":
+        from expectations import gate
+
+        started = time.perf_counter()
+        validation = gate.run_suite(stream.table, batch)
+        measured["gate_seconds"] = time.perf_counter() - started
+        assert validation.rows == count and not validation.failures, validation.summary()
+    return measured
 
 
 def _measure(mode: str, count: int, env: dict[str, str]) -> dict:
@@ -102,13 +111,14 @@ def main() -> int:
     warehouse.resolve()  # start the throwaway warehouse once, outside the timings
     try:
         print(f"{'rows':>10} {'COPY rows/s':>12} {'loader rows/s':>14} {'loader/COPY':>12} "
-              f"{'COPY peak MB':>13} {'loader peak MB':>15}")
+              f"{'COPY peak MB':>13} {'loader peak MB':>15} {'gate s':>7} {'gate/load':>9}")
         for count in args.rows:
             copy = _measure("copy", count, env)
             load = _measure("loader", count, env)
             copy_rate, load_rate = count / copy["seconds"], count / load["seconds"]
             print(f"{count:>10,} {copy_rate:>12,.0f} {load_rate:>14,.0f} {load_rate / copy_rate:>12.2f} "
-                  f"{copy['peak_rss_mb']:>13.0f} {load['peak_rss_mb']:>15.0f}", flush=True)
+                  f"{copy['peak_rss_mb']:>13.0f} {load['peak_rss_mb']:>15.0f} {load['gate_seconds']:>7.1f} "
+                  f"{load['gate_seconds'] / load['seconds']:>9.2f}", flush=True)
     finally:
         warehouse.stop_embedded()
     return 0
