@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("embedded warehouse stopped" if warehouse.stop_embedded() else "embedded warehouse was not running")
         return 0
+    from ingest import runner
+
+    runner.ensure_raw_tables()
     warehouse.run_dbt(args.dbt_args or ["build"])
     return 0
 

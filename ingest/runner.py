@@ -73,9 +73,22 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
     return result
 
 
+def ensure_raw_tables(names: Sequence[str] = SOURCES) -> None:
+    """Create the (empty) raw tables of these sources' streams if they are missing.
+
+    The models read every source's raw tables: a source that is not configured, or whose first
+    extract failed, must leave empty tables behind rather than break the other sources' models.
+    """
+    with warehouse.connect() as conn:
+        for name in names:
+            for stream in streams_of(name):
+                loader.ensure_tables(conn, stream)
+
+
 def run_source(name: str, interval: Window, *, backfill: bool = False,
                streams: Sequence[str] | None = None) -> list[BatchResult]:
     """Land every (or the named) stream of source `name`; [] when it is not configured."""
+    ensure_raw_tables([name])
     source = build_source(name)
     if source is None:
         return []

@@ -3,23 +3,23 @@ with
 nps_answers as (
 
     select
-        (submitted_at at time zone 'UTC')::date as response_date,
-        'survey'                                 as channel,
-        nps_score
-    from {{ ref('stg_typeform__responses') }}
-    where nps_score is not null
+        (occurred_at at time zone 'UTC')::date  as answer_date,
+        channel,
+        score
+    from {{ ref('fct_touchpoints') }}
+    where touchpoint_type = 'nps_survey'
 
 ),
 
 counted as (
 
     select
-        response_date                                   as date,
+        answer_date                                     as date,
         channel,
         count(*)                                        as responses,
-        count(*) filter (where nps_score >= 9)          as promoters,
-        count(*) filter (where nps_score between 7 and 8) as passives,
-        count(*) filter (where nps_score <= 6)          as detractors
+        count(*) filter (where score >= 9)              as promoters,
+        count(*) filter (where score between 7 and 8)   as passives,
+        count(*) filter (where score <= 6)              as detractors
     from nps_answers
     group by 1, 2
 

@@ -1,0 +1,164 @@
+{#- Every interaction from every source, in one shape. `identity_source`/`identity_id` name the
+    record that says who the person is (a HubSpot contact, a Zendesk user, a Trustpilot consumer,
+    the survey response or file record itself); int_customers_resolved turns it into a customer. -#}
+with
+
+contacts as (
+    select * from {{ ref('stg_hubspot__contacts') }}
+),
+
+deals as (
+    select * from {{ ref('stg_hubspot__deals') }}
+    -- A deal with no contact is an account event, not a person's interaction.
+    where contact_id is not null
+),
+
+tickets as (
+    select * from {{ ref('stg_zendesk__tickets') }}
+),
+
+users as (
+    select * from {{ ref('stg_zendesk__users') }}
+),
+
+ratings as (
+    select * from {{ ref('stg_zendesk__satisfaction_ratings') }}
+    where score in ('good', 'bad')
+),
+
+responses as (
+    select * from {{ ref('stg_typeform__responses') }}
+),
+
+reviews as (
+    select * from {{ ref('stg_trustpilot__reviews') }}
+),
+
+file_records as (
+    select * from {{ ref('stg_files__records') }}
+),
+
+file_datasets as (
+    select * from {{ ref('file_datasets') }}
+),
+
+crm as (
+
+    select
+        'hubspot:contact_created:' || contact_id    as touchpoint_id,
+        'hubspot'                                   as source,
+        'contact_created'                           as touchpoint_type,
+        null::text                                  as source_channel,
+        created_at                                  as occurred_at,
+        null::numeric                               as score,
+        null::text                                  as score_scale,
+        null::text                                  as verbatim,
+        null::text                                  as language,
+        'hubspot'                                   as identity_source,
+        contact_id                                  as identity_id,
+        loaded_at
+    from contacts
+
+    union all
+
+    select
+        'hubspot:deal_created:' || deal_id, 'hubspot', 'deal_created', null, created_at,
+        null, null, null, null, 'hubspot', contact_id, loaded_at
+    from deals
+
+    union all
+
+    select
+        'hubspot:' || case when is_won then 'deal_won' else 'deal_lost' end || ':' || deal_id,
+        'hubspot', case when is_won then 'deal_won' else 'deal_lost' end, null,
+        coalesce(closed_at, updated_at), null, null, null, null, 'hubspot', contact_id, loaded_at
+    from deals
+    where is_closed
+
+),
+
+support as (
+
+    select
+        'zendesk:support_ticket:' || tickets.ticket_id,
+        'zendesk', 'support_ticket', tickets.source_channel, tickets.created_at,
+        null::numeric, null::text, coalesce(tickets.description, tickets.subject), users.locale,
+        'zendesk', tickets.requester_id::text, tickets.loaded_at
+    from tickets
+    left join users on users.user_id = tickets.requester_id
+
+    union all
+
+    select
+        'zendesk:support_rating:' || ratings.rating_id,
+        'zendesk', 'support_rating', tickets.source_channel, ratings.created_at,
+        case ratings.score when 'good' then 1 else 0 end, 'good_bad', ratings.comment, users.locale,
+        'zendesk', ratings.requester_id::text, ratings.loaded_at
+    from ratings
+    left join tickets on tickets.ticket_id = ratings.ticket_id
+    left join users on users.user_id = ratings.requester_id
+
+),
+
+surveys as (
+
+    -- One touchpoint per metric answered: a support survey asking CSAT and CES is two.
+    select
+        'typeform:' || metric.touchpoint_type || ':' || responses.response_id,
+        'typeform', metric.touchpoint_type, 'form', responses.submitted_at,
+        metric.score, metric.score_scale, responses.verbatim, responses.language,
+        'typeform', responses.response_id, responses.loaded_at
+    from responses
+    cross join lateral (
+        values ('nps_survey', responses.nps_score::numeric, '0-10'),
+               ('csat_survey', responses.csat_score::numeric, '1-5'),
+               ('ces_survey', responses.ces_score::numeric, '1-7')
+    ) as metric (touchpoint_type, score, score_scale)
+    where metric.score is not null
+
+),
+
+review_site as (
+
+    select
+        'trustpilot:review:' || review_id,
+        'trustpilot', 'review', null, created_at,
+        stars::numeric, '1-5', coalesce(review_text, title), language,
+        'trustpilot', consumer_id, loaded_at
+    from reviews
+
+),
+
+dropped_files as (
+
+    select
+        'files:' || file_datasets.touchpoint_type || ':' || file_records.record_id,
+        'files', file_datasets.touchpoint_type, file_records.source_channel, file_records.occurred_at,
+        case file_datasets.score_column
+            when 'nps' then file_records.nps_score::numeric
+            when 'score' then file_records.score
+        end,
+        file_datasets.score_scale, file_records.verbatim, file_records.language,
+        'files', file_records.record_id, file_records.loaded_at
+    from file_records
+    inner join file_datasets on file_datasets.dataset = file_records.dataset
+
+),
+
+unioned as (
+
+    select * from crm
+    union all select * from support
+    union all select * from surveys
+    union all select * from review_site
+    union all select * from dropped_files
+
+)
+
+-- An interaction nobody can be tied to (a ticket with no requester) is its own person.
+select
+    touchpoint_id, source, touchpoint_type, source_channel, occurred_at, score, score_scale,
+    verbatim, language, identity_source,
+    coalesce(identity_id, touchpoint_id) as identity_id,
+    loaded_at
+from unioned

@@ -1,0 +1,137 @@
+{#- Health is 100 minus a penalty per risk signal, floored at 0; each signal that applies is
+    named in risk_reasons. "Recent" means the last 90 days before the newest interaction in the
+    warehouse (not the wall clock), so a rebuild of the same data scores the same. -#}
+with
+
+customers as (
+    select * from {{ ref('dim_customer') }}
+),
+
+touchpoints as (
+    select * from {{ ref('fct_touchpoints') }}
+),
+
+records as (
+    select * from {{ ref('int_customers_resolved') }}
+),
+
+tickets as (
+    select * from {{ ref('int_support_tickets_enriched') }}
+),
+
+deals as (
+    select * from {{ ref('stg_hubspot__deals') }}
+    where is_won
+),
+
+contacts as (
+    select * from {{ ref('stg_hubspot__contacts') }}
+),
+
+as_of as (
+    select max(occurred_at) as as_of_at from touchpoints
+),
+
+recent as (
+
+    select
+        touchpoints.customer_id,
+        bool_or(touchpoints.touchpoint_type in ('csat_survey', 'support_rating')
+                and touchpoints.sentiment = 'negative')                     as had_bad_csat,
+        bool_or(touchpoints.touchpoint_type = 'review' and touchpoints.score <= 2) as had_bad_review,
+        bool_or(touchpoints.touchpoint_type = 'ces_survey' and touchpoints.score <= 3) as had_high_effort
+    from touchpoints
+    cross join as_of
+    where touchpoints.occurred_at > as_of.as_of_at - interval '90 days'
+    group by touchpoints.customer_id
+
+),
+
+last_nps as (
+
+    select distinct on (customer_id) customer_id, score::integer as last_nps
+    from touchpoints
+    where touchpoint_type = 'nps_survey'
+    order by customer_id, occurred_at desc, touchpoint_id
+
+),
+
+open_tickets as (
+
+    select customer_id, count(*) as open_tickets
+    from tickets
+    where is_open
+    group by customer_id
+
+),
+
+-- Revenue behind a customer: won deals of their CRM account, or, with no account, the won
+-- deals they are the contact of.
+crm_links as (
+
+    select records.customer_id, contacts.contact_id, contacts.company_id
+    from records
+    inner join contacts on records.source = 'hubspot' and contacts.contact_id = records.source_id
+
+),
+
+customer_deals as (
+
+    -- Distinct: two CRM contacts of one person in one account must not count its deals twice.
+    select distinct crm_links.customer_id, deals.deal_id, deals.amount
+    from crm_links
+    inner join deals
+        on (crm_links.company_id is not null and deals.company_id = crm_links.company_id)
+        or (crm_links.company_id is null and deals.contact_id = crm_links.contact_id)
+
+),
+
+deal_value as (
+    select customer_id, sum(amount) as deal_value from customer_deals group by customer_id
+),
+
+signals as (
+
+    select
+        customers.customer_id,
+        coalesce(open_tickets.open_tickets, 0)                              as open_tickets,
+        last_nps.last_nps,
+        coalesce(deal_value.deal_value, 0)                                  as arr_or_deal_value,
+        array_remove(array[
+            case when last_nps.last_nps <= 6 then 'Detractor at the last NPS survey (scored ' || last_nps.last_nps || ')' end,
+            case when last_nps.last_nps between 7 and 8 then 'Passive at the last NPS survey (scored ' || last_nps.last_nps || ')' end,
+            case when open_tickets.open_tickets > 0 then open_tickets.open_tickets || ' open support ticket(s)' end,
+            case when recent.had_bad_csat then 'Bad support satisfaction rating in the last 90 days' end,
+            case when recent.had_bad_review then '1–2 star review in the last 90 days' end,
+            case when recent.had_high_effort then 'High effort reported in the last 90 days' end,
+            case when customers.last_seen_at <= as_of.as_of_at - interval '90 days' then 'No interaction in the last 90 days' end
+        ], null)                                                            as risk_reasons,
+        case when last_nps.last_nps <= 6 then 30 when last_nps.last_nps <= 8 then 10 else 0 end
+            + least(10 * coalesce(open_tickets.open_tickets, 0), 30)
+            + case when recent.had_bad_csat then 20 else 0 end
+            + case when recent.had_bad_review then 20 else 0 end
+            + case when recent.had_high_effort then 10 else 0 end
+            + case when customers.last_seen_at <= as_of.as_of_at - interval '90 days' then 10 else 0 end
+                                                                            as penalty
+    from customers
+    cross join as_of
+    left join recent using (customer_id)
+    left join last_nps using (customer_id)
+    left join open_tickets using (customer_id)
+    left join deal_value using (customer_id)
+
+)
+
+select
+    customer_id::text                                       as customer_id,
+    greatest(100 - penalty, 0)::integer                     as health_score,
+    (case
+        when 100 - penalty < 50 then 'high'
+        when 100 - penalty < 75 then 'medium'
+        else 'low'
+    end)::text                                              as churn_risk,
+    risk_reasons::text[]                                    as risk_reasons,
+    open_tickets::integer                                   as open_tickets,
+    last_nps::integer                                       as last_nps,
+    arr_or_deal_value::numeric(18, 2)                       as arr_or_deal_value
+from signals

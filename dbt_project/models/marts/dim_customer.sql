@@ -1,0 +1,59 @@
+with
+
+records as (
+    select * from {{ ref('int_customers_resolved') }}
+),
+
+touchpoints as (
+    select * from {{ ref('fct_touchpoints') }}
+),
+
+-- Attributes come from the most authoritative record that has them: CRM first, then the help
+-- desk, the review site, surveys and files (source_rank).
+profile as (
+
+    select
+        customer_id,
+        (array_agg(email order by source_rank, source_id) filter (where email is not null))[1]               as email,
+        (array_agg(full_name order by source_rank, source_id) filter (where full_name is not null))[1]       as full_name,
+        (array_agg(company_name order by source_rank, source_id) filter (where company_name is not null))[1] as company_name,
+        (array_agg(country order by source_rank, source_id) filter (where country is not null))[1]           as country,
+        min(first_seen_at)                                                                                    as first_record_at,
+        count(*)                                                                                              as source_records
+    from records
+    group by customer_id
+
+),
+
+activity as (
+
+    select customer_id, min(occurred_at) as first_touch_at, max(occurred_at) as last_touch_at
+    from touchpoints
+    group by customer_id
+
+),
+
+latest_nps as (
+
+    select distinct on (customer_id)
+        customer_id,
+        case when score >= 9 then 'promoter' when score >= 7 then 'passive' else 'detractor' end as nps_category
+    from touchpoints
+    where touchpoint_type = 'nps_survey'
+    order by customer_id, occurred_at desc, touchpoint_id
+
+)
+
+select
+    profile.customer_id::text                                               as customer_id,
+    profile.email::text                                                     as email,
+    profile.full_name::text                                                 as full_name,
+    profile.company_name::text                                              as company_name,
+    profile.country::text                                                   as country,
+    least(profile.first_record_at, activity.first_touch_at)::timestamptz    as first_seen_at,
+    greatest(profile.first_record_at, activity.last_touch_at)::timestamptz  as last_seen_at,
+    coalesce(latest_nps.nps_category, 'none')::text                         as latest_nps_category,
+    profile.source_records::integer                                         as source_records
+from profile
+left join activity using (customer_id)
+left join latest_nps using (customer_id)

@@ -1,0 +1,27 @@
+with
+
+source as (
+
+    select * from {{ source('hubspot', 'hubspot_companies') }}
+    where {{ not_quarantined() }}
+
+),
+
+renamed as (
+
+    select
+        record_key                                                  as company_id,
+        nullif(trim(record -> 'properties' ->> 'name'), '')         as company_name,
+        lower(nullif(trim(record -> 'properties' ->> 'domain'), '')) as domain,
+        (record -> 'properties' ->> 'annualrevenue')::numeric(18, 2) as annual_revenue,
+        record -> 'properties' ->> 'hubspot_owner_id'               as owner_id,
+        (record ->> 'createdAt')::timestamptz                       as created_at,
+        (record ->> 'updatedAt')::timestamptz                       as updated_at,
+        _batch_id                                                   as batch_id,
+        _loaded_at                                                  as loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,34 @@
+{{ config(materialized='incremental', unique_key='ticket_metric_id') }}
+
+with
+
+source as (
+
+    select * from {{ source('zendesk', 'zendesk_ticket_metrics') }}
+    where {{ not_quarantined() }}
+    {{ incremental_since() }}
+
+),
+
+renamed as (
+
+    select
+        (record ->> 'id')::bigint                                               as ticket_metric_id,
+        (record ->> 'ticket_id')::bigint                                        as ticket_id,
+        (record ->> 'replies')::integer                                         as replies,
+        (record ->> 'reopens')::integer                                         as reopens,
+        -- Calendar minutes, as the help desk reports them (business minutes depend on schedules).
+        (record -> 'reply_time_in_minutes' ->> 'calendar')::integer             as first_reply_minutes,
+        (record -> 'full_resolution_time_in_minutes' ->> 'calendar')::integer   as full_resolution_minutes,
+        (record ->> 'solved_at')::timestamptz                                   as solved_at,
+        (record ->> 'latest_comment_added_at')::timestamptz                     as latest_comment_added_at,
+        (record ->> 'created_at')::timestamptz                                  as created_at,
+        (record ->> 'updated_at')::timestamptz                                  as updated_at,
+        _batch_id                                                               as batch_id,
+        _loaded_at                                                              as loaded_at
+
+    from source
+
+)
+
+select * from renamed

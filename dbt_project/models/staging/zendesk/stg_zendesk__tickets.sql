@@ -1,0 +1,35 @@
+{{ config(materialized='incremental', unique_key='ticket_id') }}
+
+with
+
+source as (
+
+    select * from {{ source('zendesk', 'zendesk_tickets') }}
+    where {{ not_quarantined() }}
+    {{ incremental_since() }}
+
+),
+
+renamed as (
+
+    select
+        (record ->> 'id')::bigint                   as ticket_id,
+        (record ->> 'requester_id')::bigint         as requester_id,
+        (record ->> 'organization_id')::bigint      as organization_id,
+        (record ->> 'assignee_id')::bigint          as assignee_id,
+        record -> 'via' ->> 'channel'               as source_channel,
+        record ->> 'status'                         as status,
+        record ->> 'type'                           as ticket_type,
+        record ->> 'priority'                       as priority,
+        record ->> 'subject'                        as subject,
+        nullif(trim(record ->> 'description'), '')  as description,
+        (record ->> 'created_at')::timestamptz      as created_at,
+        (record ->> 'updated_at')::timestamptz      as updated_at,
+        _batch_id                                   as batch_id,
+        _loaded_at                                  as loaded_at
+
+    from source
+
+)
+
+select * from renamed
