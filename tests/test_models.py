@@ -1,0 +1,350 @@
+"""The marts on a small hand-built dataset: every KPI against a value worked out by hand here.
+
+The records are landed through the real loader, shaped as each API returns them, then
+`dbt build` runs (models and their tests) against the test session's warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from ingest import loader, runner, warehouse
+from ingest.streams import Window
+
+pytestmark = pytest.mark.integration
+
+MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
+         "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
+         "cx_alerts"]
+
+
+def at(day: int, hour: int = 12, month: int = 3) -> str:
+    return f"2026-{month:02d}-{day:02d}T{hour:02d}:00:00Z"
+
+
+def land(source: str, stream_name: str, records: list[dict]) -> None:
+    stream = next(s for s in runner.streams_of(source) if s.name == stream_name)
+    with warehouse.connect() as conn, conn.transaction():
+        loader.land(conn, stream, str(uuid.uuid4()), Window(None, datetime(2026, 4, 1, tzinfo=UTC)), [records])
+
+
+def contact(contact_id: str, email: str | None, phone: str | None = None, company: str | None = None,
+            owner: str = "o1") -> dict:
+    record = {"id": contact_id, "createdAt": at(1, 9, month=2), "updatedAt": at(1, 9, month=2), "archived": False,
+              "properties": {"hs_object_id": contact_id, "email": email, "phone": phone, "firstname": "F" + contact_id,
+                             "lastname": "L" + contact_id, "country": "gb", "hubspot_owner_id": owner}}
+    if company:
+        record["associations"] = {"companies": {"results": [{"id": company, "type": "contact_to_company"}]}}
+    return record
+
+
+def deal(deal_id: str, contact_id: str, amount: int, stage: str, closed: str, company: str | None = None) -> dict:
+    associations = {"contacts": {"results": [{"id": contact_id, "type": "deal_to_contact"}]}}
+    if company:
+        associations["companies"] = {"results": [{"id": company, "type": "deal_to_company"}]}
+    return {"id": deal_id, "createdAt": at(1, 9, month=2), "updatedAt": closed, "archived": False,
+            "associations": associations,
+            "properties": {"dealname": deal_id, "amount": str(amount), "dealstage": stage, "closedate": closed}}
+
+
+def zendesk_user(user_id: int, email: str | None, phone: str | None = None, external_id: str | None = None,
+                 locale: str = "en") -> dict:
+    return {"id": user_id, "name": f"User {user_id}", "email": email, "phone": phone, "external_id": external_id,
+            "role": "end-user", "locale": locale, "created_at": at(2, 9, month=2), "updated_at": at(2, 9, month=2)}
+
+
+def ticket(ticket_id: int, requester: int, channel: str, created: str, status: str) -> dict:
+    return {"id": ticket_id, "requester_id": requester, "via": {"channel": channel}, "status": status,
+            "subject": f"Ticket {ticket_id}", "description": f"Problem {ticket_id}", "created_at": created,
+            "updated_at": created}
+
+
+def metrics(ticket_id: int, reply: int, solved: str | None, resolution: int | None, reopens: int,
+            last_comment: str) -> dict:
+    return {"id": 40_000 + ticket_id, "ticket_id": ticket_id, "replies": 1, "reopens": reopens,
+            "reply_time_in_minutes": {"calendar": reply, "business": reply},
+            "full_resolution_time_in_minutes": {"calendar": resolution, "business": resolution},
+            "solved_at": solved, "latest_comment_added_at": last_comment, "created_at": at(1, 8),
+            "updated_at": solved or last_comment}
+
+
+def rating(rating_id: int, ticket_id: int, requester: int, score: str, created: str) -> dict:
+    return {"id": rating_id, "ticket_id": ticket_id, "requester_id": requester, "score": score,
+            "comment": f"rating {rating_id}", "created_at": created, "updated_at": created}
+
+
+def response(token: str, submitted: str, email: str | None = None, **scores: int) -> dict:
+    form = "rNPS2026" if "nps" in scores else "sCSAT2026"
+    return {"token": token, "response_id": token, "submitted_at": submitted, "landed_at": submitted,
+            "hidden": {"locale": "en"}, "metadata": {"platform": "other"}, "answers": [], "_form_id": form,
+            "_metrics": {**scores, "email": email, "verbatim": f"said {token}"}}
+
+
+def review(review_id: str, consumer: str, stars: int, language: str, email: str | None = None) -> dict:
+    return {"id": review_id, "consumer": {"id": consumer, "displayName": consumer, "displayLocation": "Leeds, GB"},
+            "stars": stars, "title": "t", "text": f"review {review_id}", "language": language,
+            "createdAt": at(1, 15), "updatedAt": None, "referralEmail": email, "companyReply": None}
+
+
+def land_the_shop() -> None:
+    """Alice, Bob, Carol and Dan across the tools, spelled as each tool spells them, plus strangers."""
+    land("hubspot", "contacts", [
+        contact("1", " Alice@Example.com ", "+44 20 7946 0001", company="900"),
+        contact("2", "bob@example.org", "+48 601 234 567"),
+        contact("3", "dan@a.example", owner="o2"),
+    ])
+    land("hubspot", "companies", [{"id": "900", "createdAt": at(1, 9, month=2), "updatedAt": at(1, 9, month=2),
+                                   "properties": {"name": "Acme Ltd", "annualrevenue": "1000000"}}])
+    land("hubspot", "deals", [
+        deal("d1", "1", 1000, "closedwon", at(1, 10), company="900"),
+        deal("d2", "2", 500, "closedwon", at(2, 10)),
+        deal("d3", "3", 300, "closedlost", at(2, 11)),
+    ])
+    land("zendesk", "users", [
+        zendesk_user(70, "alice@example.com"),
+        zendesk_user(71, None, "(48) 601234567"),      # Bob, by phone
+        zendesk_user(72, "dan@b.example", external_id="3"),  # Dan, by the CRM link
+    ])
+    land("zendesk", "tickets", [
+        ticket(1, 70, "email", at(1, 8), "solved"),
+        ticket(2, 70, "email", at(1, 12), "open"),
+        ticket(3, 71, "chat", at(2, 10), "solved"),
+    ])
+    land("zendesk", "ticket_metrics", [
+        metrics(1, 30, at(2, 9), 1500, 0, last_comment=at(2, 9)),
+        metrics(2, 90, None, None, 0, last_comment="2026-03-01T13:30:00Z"),
+        metrics(3, 10, at(2, 15), 300, 1, last_comment=at(2, 15)),
+    ])
+    land("zendesk", "satisfaction_ratings", [
+        rating(1, 1, 70, "good", "2026-03-02T09:30:00Z"),
+        rating(2, 2, 70, "bad", at(2, 8)),
+        rating(3, 3, 71, "good", at(2, 16)),
+    ])
+    land("typeform", "responses", [
+        # 03-01: 10, 9, 10 -> NPS 100.  03-02: 0, 6, 3 -> NPS -100.  03-03: 9, 5, 7, 8 -> NPS 0.
+        response("r1", at(1, 10), "ALICE@EXAMPLE.COM", nps=10),
+        response("r2", at(1, 11), " carol@example.com", nps=9),
+        response("r3", at(1, 12), nps=10),
+        response("r5", at(2, 11), "alice@example.com ", nps=0),
+        response("r6", at(2, 12), nps=6),
+        response("r7", at(2, 13), nps=3),
+        response("r8", at(3, 9), nps=9),
+        response("r9", at(3, 10), nps=5),
+        response("r10", at(3, 11), nps=7),
+        response("r11", at(3, 12), nps=8),
+        # 03-04: no NPS answer, only the support survey: CSAT 5, 4, 2 and CES 7, 5, 2.
+        response("s1", at(4, 9), csat=5, ces=7),
+        response("s2", at(4, 10), csat=4, ces=5),
+        response("s3", at(4, 11), csat=2, ces=2),
+    ])
+    land("trustpilot", "reviews", [
+        review("v1", "c1", 5, "en", "Carol@Example.com "),
+        review("v2", "c2", 1, "en"),
+        review("v3", "c3", 4, "pl"),
+    ])
+    land("files", "records", [
+        {"_key": "offline_surveys:P-1", "_updated_at": at(1, 14), "_dataset": "offline_surveys",
+         "_file": "offline_survey_1.jsonl", "response_id": "P-1", "answered_at": at(1, 14), "nps": 10,
+         "channel": "in_person", "email": "BOB@example.org"},
+    ])
+
+
+def dbt(*args: str) -> None:
+    runner.ensure_raw_tables()
+    warehouse.run_dbt(list(args))
+
+
+def snapshot(conn) -> dict[str, list[tuple]]:
+    return {mart: sorted(conn.execute(f"select * from marts.{mart}").fetchall(), key=repr) for mart in MARTS}
+
+
+@pytest.fixture(scope="module")
+def shop(warehouse_session):
+    with warehouse.connect(warehouse_session, autocommit=True) as conn:
+        for schema in warehouse.SCHEMAS:
+            conn.execute(f'drop schema if exists "{schema}" cascade')
+    land_the_shop()
+    dbt("build", "--full-refresh")
+    with warehouse.connect(warehouse_session, autocommit=True) as conn:
+        yield conn
+
+
+def customer_of(conn, source: str, source_id: str) -> str:
+    return conn.execute("select customer_id from marts.bridge_customer_source where source = %s and source_id = %s",
+                        (source, source_id)).fetchone()[0]
+
+
+def test_nps_per_day_is_100_minus_100_and_0_and_a_day_without_answers_has_no_row(shop):
+    rows = shop.execute("select date, channel, responses, promoters, passives, detractors, nps "
+                        "from marts.kpi_nps_daily order by date, channel").fetchall()
+    assert rows == [
+        (date(2026, 3, 1), "in_person", 1, 1, 0, 0, Decimal("100.00")),
+        (date(2026, 3, 1), "survey", 3, 3, 0, 0, Decimal("100.00")),
+        (date(2026, 3, 2), "survey", 3, 0, 0, 3, Decimal("-100.00")),
+        (date(2026, 3, 3), "survey", 4, 1, 2, 1, Decimal("0.00")),
+    ]
+
+
+def test_csat_is_the_top_two_boxes_and_zendesk_good_over_good_plus_bad(shop):
+    rows = shop.execute("select date, source, channel, ratings, satisfied, csat_pct "
+                        "from marts.kpi_csat_daily order by date, source, channel").fetchall()
+    assert rows == [
+        (date(2026, 3, 2), "zendesk", "chat", 1, 1, Decimal("100.00")),
+        (date(2026, 3, 2), "zendesk", "email", 2, 1, Decimal("50.00")),
+        (date(2026, 3, 4), "typeform", "survey", 3, 2, Decimal("66.67")),
+    ]
+
+
+def test_ces_averages_effort_where_7_is_very_easy_and_counts_5_to_7_as_low_effort(shop):
+    rows = shop.execute("select date, channel, responses, effort_total, low_effort, avg_effort, low_effort_pct "
+                        "from marts.kpi_ces_daily").fetchall()
+    assert rows == [(date(2026, 3, 4), "survey", 3, 14, 2, Decimal("4.67"), Decimal("66.67"))]
+
+
+def test_support_counts_backlog_and_median_times_per_day_and_channel(shop):
+    rows = shop.execute("select date, channel, tickets_created, tickets_solved, backlog_open, "
+                        "median_first_reply_minutes, median_full_resolution_minutes, reopened "
+                        "from marts.kpi_support_daily order by date, channel").fetchall()
+    assert rows == [
+        (date(2026, 3, 1), "email", 2, 0, 2, Decimal("60.0"), None, 0),
+        (date(2026, 3, 2), "chat", 1, 1, 0, Decimal("10.0"), Decimal("300.0"), 1),
+        (date(2026, 3, 2), "email", 0, 1, 1, None, Decimal("1500.0"), 0),
+    ]
+
+
+def test_reviews_per_day_platform_and_language(shop):
+    rows = shop.execute("select date, platform, language, reviews, stars_total, avg_stars, negative_reviews "
+                        "from marts.kpi_reviews_daily order by language").fetchall()
+    assert rows == [
+        (date(2026, 3, 1), "trustpilot", "en", 2, 6, Decimal("3.00"), 1),
+        (date(2026, 3, 1), "trustpilot", "pl", 1, 4, Decimal("4.00"), 0),
+    ]
+
+
+def test_identity_resolution_matches_email_case_and_spaces_phone_formats_and_the_crm_link(shop):
+    alice = customer_of(shop, "hubspot", "1")
+    assert [customer_of(shop, "zendesk", "70"), customer_of(shop, "typeform", "r1"),
+            customer_of(shop, "typeform", "r5")] == [alice] * 3
+    bob = customer_of(shop, "hubspot", "2")
+    assert customer_of(shop, "zendesk", "71") == bob
+    assert customer_of(shop, "files", "offline_surveys:P-1") == bob
+    dan = customer_of(shop, "hubspot", "3")
+    assert customer_of(shop, "zendesk", "72") == dan
+    carol = customer_of(shop, "trustpilot", "c1")
+    assert customer_of(shop, "typeform", "r2") == carol
+    assert len({alice, bob, carol, dan}) == 4
+
+    matched = dict(((s, i), m) for s, i, m in shop.execute(
+        "select source, source_id, matched_on from marts.bridge_customer_source").fetchall())
+    assert matched[("zendesk", "70")] == "email"
+    assert matched[("zendesk", "71")] == "phone"
+    assert matched[("zendesk", "72")] == matched[("hubspot", "3")] == "crm_link"
+    assert matched[("typeform", "r3")] == "unmatched"
+    # The id is the hash of the earliest-seen record: Alice's CRM contact (created in February).
+    assert alice == "cus_" + hashlib.md5(b"hubspot:1").hexdigest()[:16]
+
+
+def test_records_with_no_usable_key_are_customers_of_their_own(shop):
+    strangers = ["r3", "r6", "r7", "r8", "r9", "r10", "r11", "s1", "s2", "s3"]
+    ids = {customer_of(shop, "typeform", token) for token in strangers}
+    assert len(ids) == len(strangers)
+    # Alice, Bob, Carol, Dan, ten anonymous respondents and two reviewers with no email.
+    assert shop.execute("select count(*) from marts.dim_customer").fetchone() == (16,)
+    alice = shop.execute("select email, full_name, company_name, country, latest_nps_category "
+                         "from marts.dim_customer where customer_id = %s", (customer_of(shop, "hubspot", "1"),))
+    assert alice.fetchone() == ("alice@example.com", "F1 L1", "Acme Ltd", "GB", "detractor")
+
+
+def test_customer_health_names_each_risk_and_the_revenue_behind_the_customer(shop):
+    def health(source: str, source_id: str) -> tuple:
+        return shop.execute("select health_score, churn_risk, risk_reasons, open_tickets, last_nps, arr_or_deal_value "
+                            "from marts.customer_health where customer_id = %s",
+                            (customer_of(shop, source, source_id),)).fetchone()
+
+    assert health("hubspot", "1") == (40, "high", [
+        "Detractor at the last NPS survey (scored 0)", "1 open support ticket(s)",
+        "Bad support satisfaction rating in the last 90 days"], 1, 0, Decimal("1000.00"))
+    assert health("hubspot", "2") == (100, "low", [], 0, 10, Decimal("500.00"))
+    assert health("typeform", "s3") == (70, "medium", [
+        "Bad support satisfaction rating in the last 90 days", "High effort reported in the last 90 days"],
+        0, None, Decimal("0.00"))
+
+
+def test_revenue_by_nps_category_per_month(shop):
+    rows = shop.execute("select month, nps_category, customers, won_deal_amount, revenue_at_risk "
+                        "from marts.cx_revenue_monthly order by month, nps_category").fetchall()
+    assert rows == [
+        (date(2026, 2, 1), "none", 3, Decimal("0.00"), Decimal("0.00")),
+        (date(2026, 3, 1), "detractor", 4, Decimal("1000.00"), Decimal("1000.00")),
+        (date(2026, 3, 1), "none", 6, Decimal("0.00"), Decimal("0.00")),
+        (date(2026, 3, 1), "passive", 2, Decimal("0.00"), Decimal("0.00")),
+        (date(2026, 3, 1), "promoter", 4, Decimal("500.00"), Decimal("0.00")),
+    ]
+
+
+def test_alerts_for_detractors_bad_csat_low_stars_and_high_effort_close_on_a_later_follow_up(shop):
+    rows = shop.execute("select touchpoint_id, reason, owner, is_open from marts.cx_alerts order by touchpoint_id")
+    assert rows.fetchall() == [
+        ("trustpilot:review:v2", "low_star_review", None, True),
+        ("typeform:ces_survey:s3", "high_effort", None, True),
+        ("typeform:csat_survey:s3", "bad_csat", None, True),
+        ("typeform:nps_survey:r5", "detractor", "o1", True),
+        ("typeform:nps_survey:r6", "detractor", None, True),
+        ("typeform:nps_survey:r7", "detractor", None, True),
+        ("typeform:nps_survey:r9", "detractor", None, True),
+        # Raised 08:00; an agent commented on Alice's ticket at 09:00.
+        ("zendesk:support_rating:2", "bad_csat", "o1", False),
+    ]
+
+
+def test_touchpoints_carry_channel_journey_stage_scale_and_sentiment(shop):
+    rows = shop.execute("select touchpoint_id, channel, journey_stage, score, score_scale, sentiment "
+                        "from marts.fct_touchpoints where touchpoint_id in "
+                        "('zendesk:support_ticket:3', 'zendesk:support_rating:2', 'trustpilot:review:v3', "
+                        " 'hubspot:deal_won:d1', 'files:nps_survey:offline_surveys:P-1') order by 1").fetchall()
+    assert rows == [
+        ("files:nps_survey:offline_surveys:P-1", "in_person", "loyalty_advocacy", Decimal("10.00"), "0-10", "positive"),
+        ("hubspot:deal_won:d1", "email", "purchase", None, None, None),
+        ("trustpilot:review:v3", "review_site", "loyalty_advocacy", Decimal("4.00"), "1-5", "positive"),
+        ("zendesk:support_rating:2", "email", "support", Decimal("0.00"), "good_bad", "negative"),
+        ("zendesk:support_ticket:3", "chat", "support", None, None, None),
+    ]
+
+
+def test_bi_role_reads_the_marts_and_nothing_else(shop):
+    def can_read(table: str) -> bool:
+        return shop.execute("select has_table_privilege('cxloop_bi', %s, 'select')", (table,)).fetchone()[0]
+
+    assert can_read("marts.kpi_nps_daily") and can_read("marts.dim_customer")
+    assert not can_read("staging.stg_typeform__responses")
+    assert not can_read("raw.typeform_responses")
+    assert shop.execute("select has_schema_privilege('cxloop_bi', 'marts', 'usage'), "
+                        "has_schema_privilege('cxloop_bi', 'raw', 'usage')").fetchone() == (True, False)
+
+
+def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop):
+    before = snapshot(shop)
+    dbt("build")
+    assert snapshot(shop) == before
+
+    # Ticket 2 gets solved; a new Zendesk user ties Carol (by email) to Dan (by the CRM link),
+    # so touchpoints built earlier must move to the merged customer; a new NPS answer arrives.
+    land("zendesk", "tickets", [{**ticket(2, 70, "email", at(1, 12), "solved"), "updated_at": at(5, 9)}])
+    land("zendesk", "ticket_metrics", [metrics(2, 90, at(5, 9), 5700, 0, last_comment=at(5, 9))])
+    land("zendesk", "users", [zendesk_user(73, "CAROL@example.com", external_id="3")])
+    land("typeform", "responses", [response("r12", at(5, 10), "dan@a.example", nps=10)])
+    dbt("build")
+    incremental = snapshot(shop)
+    assert incremental != before
+    assert customer_of(shop, "trustpilot", "c1") == customer_of(shop, "hubspot", "3")
+    carol_review = shop.execute("select customer_id from marts.fct_touchpoints "
+                                "where touchpoint_id = 'trustpilot:review:v1'").fetchone()[0]
+    assert carol_review == customer_of(shop, "hubspot", "3")
+
+    dbt("build", "--full-refresh")
+    assert snapshot(shop) == incremental
