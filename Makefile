@@ -16,7 +16,7 @@ export AIRFLOW__CORE__DAGS_FOLDER  := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test bench lint stop dbt clean help
+.PHONY: install demo test bench lint stop dbt docs docs-serve clean help
 
 help:
 	@echo "make demo   run cxloop_nightly for the last 3 days against the bundled simulators"
@@ -25,6 +25,8 @@ help:
 	@echo "make lint   ruff"
 	@echo "make stop   stop the embedded warehouse"
 	@echo "make dbt ARGS='build --select marts'   run dbt against the warehouse"
+	@echo "make docs   write the dbt docs site (one HTML file) under .cxloop/dbt_docs"
+	@echo "make docs-serve   serve the dbt docs site on http://localhost:8080"
 
 install: $(STAMP)
 
@@ -53,6 +55,17 @@ stop: $(STAMP)
 
 dbt: $(STAMP)
 	$(BIN)/python -m ingest dbt $(ARGS)
+
+# One self-contained HTML file: it opens from disk, no server needed.
+docs: $(STAMP)
+	$(BIN)/python -m ingest dbt docs generate --static
+	mkdir -p $(CXLOOP_HOME)/dbt_docs
+	cp dbt_project/target/static_index.html $(CXLOOP_HOME)/dbt_docs/index.html
+	@echo "dbt docs: $(CXLOOP_HOME)/dbt_docs/index.html"
+
+docs-serve: $(STAMP)
+	$(BIN)/python -m ingest dbt docs generate
+	$(BIN)/python -m ingest dbt docs serve --port 8080 --no-browser
 
 clean: stop
 	rm -rf $(CXLOOP_HOME) dbt_project/target dbt_project/logs

@@ -7,9 +7,11 @@ The records are landed through the real loader, shaped as each API returns them,
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -348,3 +350,21 @@ def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop)
 
     dbt("build", "--full-refresh")
     assert snapshot(shop) == incremental
+
+
+def test_docs_site_is_generated_and_every_mart_column_is_described_under_an_enforced_contract(shop):
+    target = Path(__file__).resolve().parents[1] / "dbt_project" / "target"
+    (target / "static_index.html").unlink(missing_ok=True)
+    dbt("docs", "generate", "--static")
+    assert (target / "static_index.html").stat().st_size > 0
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    marts = {node["name"]: node for node in manifest["nodes"].values()
+             if node["resource_type"] == "model" and node["schema"] == "marts"}
+    assert sorted(marts) == sorted(MARTS)
+    for name, node in marts.items():
+        assert node["config"]["contract"]["enforced"], name
+        assert node["description"].strip(), name
+        built = catalog["nodes"][node["unique_id"]]["columns"]
+        assert set(node["columns"]) == set(built), name
+        assert all(column["description"].strip() for column in node["columns"].values()), name
