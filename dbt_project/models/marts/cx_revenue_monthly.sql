@@ -43,7 +43,7 @@ customer_months as (
         months.month,
         customers.customer_id,
         coalesce((
-            select case when nps.score >= 9 then 'promoter' when nps.score >= 7 then 'passive' else 'detractor' end
+            select {{ nps_category('nps.score') }}
             from touchpoints as nps
             where nps.customer_id = customers.customer_id
               and nps.touchpoint_type = 'nps_survey'

@@ -37,7 +37,7 @@ latest_nps as (
 
     select distinct on (customer_id)
         customer_id,
-        case when score >= 9 then 'promoter' when score >= 7 then 'passive' else 'detractor' end as nps_category
+        {{ nps_category('score') }} as nps_category
     from touchpoints
     where touchpoint_type = 'nps_survey'
     order by customer_id, occurred_at desc, touchpoint_id
