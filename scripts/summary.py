@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ingest import warehouse
+from scripts.headline import headline_lines
 
 
 def _table_counts(conn) -> list[tuple[str, int]]:
@@ -57,8 +60,15 @@ def print_summary(wh: warehouse.Warehouse) -> None:
             for day, responses, promoters, passives, detractors in reversed(nps):
                 score = 100.0 * (promoters - detractors) / responses
                 print(f"  {day!s:<32} {responses:>10} {promoters:>10} {passives:>9} {detractors:>11} {score:>7.1f}")
-    print(f"\nBI tools connect to: {wh.uri()}"
-          + ("  (embedded; stays up until `make stop`)" if wh.embedded else ""))
+        headline = headline_lines(conn)
+        if headline:
+            print("\nHeadline KPIs (all data, from the marts)")
+            for line in headline:
+                print(f"  {line}")
+    # BI tools read the marts as the read-only role the dbt project grants them to.
+    bi = dataclasses.replace(wh, user="cxloop_bi", password="")
+    print(f"\nBI tools connect to: {bi.uri()}  (role cxloop_bi reads schema marts only)"
+          + ("\n  embedded warehouse: stays up until `make stop`" if wh.embedded else ""))
 
 
 def _exists(conn, schema: str, table: str) -> bool:

@@ -368,3 +368,20 @@ def test_docs_site_is_generated_and_every_mart_column_is_described_under_an_enfo
         built = catalog["nodes"][node["unique_id"]]["columns"]
         assert set(node["columns"]) == set(built), name
         assert all(column["description"].strip() for column in node["columns"].values()), name
+
+
+def test_headline_kpis_re_aggregate_the_marts_counts(shop):
+    from scripts.headline import headline_lines
+
+    lines = [" ".join(line.split()) for line in headline_lines(shop)]
+    assert lines == [
+        "NPS +9.1 (11 answers)",  # 5 promoters, 4 detractors
+        "CSAT 66.7% (6 ratings, top two boxes / good)",
+        "CES (1-7, 7 = very easy) 4.67 (3 answers)",
+        "Median first reply 30 min",  # of 30, 90 and 10
+        "Average stars 3.33 (3 reviews)",
+        "High churn risk 1 of 16 customers",
+        "Deal value at high risk 1,000 (won deals of those customers)",
+        "Revenue at risk 1,000 (won revenue from current detractors)",
+        "Open CX alerts 7",
+    ]
