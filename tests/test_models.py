@@ -329,29 +329,6 @@ def test_bi_role_reads_the_marts_and_nothing_else(shop):
                         "has_schema_privilege('cxloop_bi', 'raw', 'usage')").fetchone() == (True, False)
 
 
-def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop):
-    before = snapshot(shop)
-    dbt("build")
-    assert snapshot(shop) == before
-
-    # Ticket 2 gets solved; a new Zendesk user ties Carol (by email) to Dan (by the CRM link),
-    # so touchpoints built earlier must move to the merged customer; a new NPS answer arrives.
-    land("zendesk", "tickets", [{**ticket(2, 70, "email", at(1, 12), "solved"), "updated_at": at(5, 9)}])
-    land("zendesk", "ticket_metrics", [metrics(2, 90, at(5, 9), 5700, 0, last_comment=at(5, 9))])
-    land("zendesk", "users", [zendesk_user(73, "CAROL@example.com", external_id="3")])
-    land("typeform", "responses", [response("r12", at(5, 10), "dan@a.example", nps=10)])
-    dbt("build")
-    incremental = snapshot(shop)
-    assert incremental != before
-    assert customer_of(shop, "trustpilot", "c1") == customer_of(shop, "hubspot", "3")
-    carol_review = shop.execute("select customer_id from marts.fct_touchpoints "
-                                "where touchpoint_id = 'trustpilot:review:v1'").fetchone()[0]
-    assert carol_review == customer_of(shop, "hubspot", "3")
-
-    dbt("build", "--full-refresh")
-    assert snapshot(shop) == incremental
-
-
 def test_docs_site_is_generated_and_every_mart_column_is_described_under_an_enforced_contract(shop):
     target = Path(__file__).resolve().parents[1] / "dbt_project" / "target"
     (target / "static_index.html").unlink(missing_ok=True)
@@ -385,3 +362,27 @@ def test_headline_kpis_re_aggregate_the_marts_counts(shop):
         "Revenue at risk 1,000 (won revenue from current detractors)",
         "Open CX alerts 7",
     ]
+
+
+# Last: it changes the shop the tests above read.
+def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop):
+    before = snapshot(shop)
+    dbt("build")
+    assert snapshot(shop) == before
+
+    # Ticket 2 gets solved; a new Zendesk user ties Carol (by email) to Dan (by the CRM link),
+    # so touchpoints built earlier must move to the merged customer; a new NPS answer arrives.
+    land("zendesk", "tickets", [{**ticket(2, 70, "email", at(1, 12), "solved"), "updated_at": at(5, 9)}])
+    land("zendesk", "ticket_metrics", [metrics(2, 90, at(5, 9), 5700, 0, last_comment=at(5, 9))])
+    land("zendesk", "users", [zendesk_user(73, "CAROL@example.com", external_id="3")])
+    land("typeform", "responses", [response("r12", at(5, 10), "dan@a.example", nps=10)])
+    dbt("build")
+    incremental = snapshot(shop)
+    assert incremental != before
+    assert customer_of(shop, "trustpilot", "c1") == customer_of(shop, "hubspot", "3")
+    carol_review = shop.execute("select customer_id from marts.fct_touchpoints "
+                                "where touchpoint_id = 'trustpilot:review:v1'").fetchone()[0]
+    assert carol_review == customer_of(shop, "hubspot", "3")
+
+    dbt("build", "--full-refresh")
+    assert snapshot(shop) == incremental
