@@ -308,10 +308,10 @@ def test_touchpoints_carry_channel_journey_stage_scale_and_sentiment(shop):
     rows = shop.execute("select touchpoint_id, channel, journey_stage, score, score_scale, sentiment "
                         "from marts.fct_touchpoints where touchpoint_id in "
                         "('zendesk:support_ticket:3', 'zendesk:support_rating:2', 'trustpilot:review:v3', "
-                        " 'hubspot:deal_won:d1', 'files:nps_survey:offline_surveys:P-1') order by 1").fetchall()
+                        " 'hubspot:deal_closed:d1', 'files:nps_survey:offline_surveys:P-1') order by 1").fetchall()
     assert rows == [
         ("files:nps_survey:offline_surveys:P-1", "in_person", "loyalty_advocacy", Decimal("10.00"), "0-10", "positive"),
-        ("hubspot:deal_won:d1", "email", "purchase", None, None, None),
+        ("hubspot:deal_closed:d1", "email", "purchase", None, None, None),
         ("trustpilot:review:v3", "review_site", "loyalty_advocacy", Decimal("4.00"), "1-5", "positive"),
         ("zendesk:support_rating:2", "email", "support", Decimal("0.00"), "good_bad", "negative"),
         ("zendesk:support_ticket:3", "chat", "support", None, None, None),
@@ -376,6 +376,8 @@ def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop)
     land("zendesk", "ticket_metrics", [metrics(2, 90, at(5, 9), 5700, 0, last_comment=at(5, 9))])
     land("zendesk", "users", [zendesk_user(73, "CAROL@example.com", external_id="3")])
     land("typeform", "responses", [response("r12", at(5, 10), "dan@a.example", nps=10)])
+    # A lost deal is won after all: its close is one touchpoint, now of the other type.
+    land("hubspot", "deals", [deal("d3", "3", 300, "closedwon", at(5, 11))])
     dbt("build")
     incremental = snapshot(shop)
     assert incremental != before
@@ -383,6 +385,8 @@ def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop)
     carol_review = shop.execute("select customer_id from marts.fct_touchpoints "
                                 "where touchpoint_id = 'trustpilot:review:v1'").fetchone()[0]
     assert carol_review == customer_of(shop, "hubspot", "3")
+    assert shop.execute("select touchpoint_type from marts.fct_touchpoints "
+                        "where touchpoint_id = 'hubspot:deal_closed:d3'").fetchall() == [("deal_won",)]
 
     dbt("build", "--full-refresh")
     assert snapshot(shop) == incremental

@@ -69,7 +69,8 @@ crm as (
     union all
 
     select
-        'hubspot:' || case when is_won then 'deal_won' else 'deal_lost' end || ':' || deal_id,
+        -- One id for the close whichever way it went: a won deal re-marked lost replaces it.
+        'hubspot:deal_closed:' || deal_id,
         'hubspot', case when is_won then 'deal_won' else 'deal_lost' end, null,
         coalesce(closed_at, updated_at), null, null, null, null, 'hubspot', contact_id, loaded_at
     from deals
