@@ -2,6 +2,7 @@
 -- its column is present (GX map expectations ignore nulls).
 select
     record_key,
+    unknown_fields,
     record ->> '_dataset'                                               as dataset,
     record ->> '_file_sha256'                                           as file_sha256,
     case when record ->> 'score' ~ '^-?\d+(\.\d+)?$' then (record ->> 'score')::numeric end as audit_score,

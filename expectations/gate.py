@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from expectations import data_docs
+from expectations.suites import MART_SUITES, MIN_ROWS, mart_table
 from ingest import warehouse
 
 log = logging.getLogger(__name__)
@@ -35,12 +38,14 @@ create table if not exists audit.validation_runs (
     failed_critical integer     not null,
     failed_warning  integer     not null,
     rows_validated  integer     not null,
-    outcome         text        not null,  -- passed | warned | quarantined | released
+    outcome         text        not null,  -- passed | warned | quarantined | released | failed (marts)
     evaluated_at    timestamptz not null default now()
 );
+-- Mart suites check a table, not a batch.
+alter table audit.validation_runs alter column batch_id drop not null;
 create table if not exists audit.validation_failures (
     validation_id    uuid        not null references audit.validation_runs,
-    batch_id         uuid        not null,
+    batch_id         uuid,
     suite            text        not null,
     expectation      text        not null,
     column_name      text,
@@ -49,12 +54,17 @@ create table if not exists audit.validation_failures (
     unexpected_count bigint,
     sample           jsonb,
     evaluated_at     timestamptz not null default now()
-)
+);
+alter table audit.validation_failures alter column batch_id drop not null
 """
 
 
 class BatchQuarantined(RuntimeError):
     """A critical expectation failed; the message lists each failure and its observed value."""
+
+
+class MartCheckFailed(RuntimeError):
+    """A critical expectation on a mart failed: a KPI a dashboard shows would be wrong."""
 
 
 @dataclass
@@ -76,11 +86,12 @@ class Failure:
 @dataclass
 class Validation:
     validation_id: str
-    batch_id: str
+    batch_id: str | None  # None for a mart suite
     suite: str
     rows: int
     evaluated: int
     failures: list[Failure]
+    result: dict = field(default_factory=dict, repr=False)  # GX's own result, for Data Docs
 
     @property
     def critical(self) -> list[Failure]:
@@ -99,7 +110,7 @@ class Validation:
                 "evaluated": self.evaluated, "critical": len(self.critical), "warnings": len(self.warnings)}
 
 
-def _suite(name: str):
+def load_suite(name: str):
     import great_expectations as gx
 
     path = HERE / f"{name}.json"
@@ -117,21 +128,56 @@ def _suite(name: str):
 
 # What a batch received, not only what landed: its rows in raw, plus the records the loader
 # turned away for having no key or for repeating one, so that the suites' key expectations
-# (not null, unique) see them. Projections read `{batch_rows}` with columns record_key, record.
+# (not null, unique) see them. Projections read `{batch_rows}` with columns record_key, record
+# and unknown_fields (the top-level fields the suite's `known_fields` does not list).
 BATCH_ROWS = """(
-    select record_key, record from raw.{table} where _batch_id = '{batch_id}'
-    union all
-    select record_key, original::jsonb from raw._rejected
-    where batch_id = '{batch_id}' and (reason like 'no natural key%' or reason like 'superseded%')
+    select record_key, record, {unknown_fields} as unknown_fields
+    from (
+        select record_key, record from raw.{table} where _batch_id = '{batch_id}'
+        union all
+        select record_key, original::jsonb from raw._rejected
+        where batch_id = '{batch_id}' and (reason like 'no natural key%' or reason like 'superseded%')
+    ) as received
 ) as batch_rows"""
 
+UNKNOWN_FIELDS = """case when jsonb_typeof(record) = 'object' then (
+        select string_agg(field, ', ' order by field) from jsonb_object_keys(record) as field
+        where field <> all({known})
+    ) end"""
 
-def _batch_query(name: str, batch_id: str) -> str:
+
+def _unknown_fields_sql(known_fields: list[str] | None) -> str:
+    if not known_fields:
+        return "null::text"
+    known = "array[" + ", ".join("'" + f.replace("'", "''") + "'" for f in known_fields) + "]::text[]"
+    return UNKNOWN_FIELDS.format(known=known)
+
+
+def _batch_query(name: str, batch_id: str, known_fields: list[str] | None = None) -> str:
     uuid.UUID(batch_id)  # the id is inlined into SQL: it must be a UUID and nothing else
     lines = (HERE / f"{name}.sql").read_text().splitlines()
     # GX wants the query to start with SELECT: drop the file's leading comment block.
     body = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
-    return body.strip().replace("{batch_rows}", BATCH_ROWS.format(table=name, batch_id=batch_id))
+    rows = BATCH_ROWS.format(table=name, batch_id=batch_id, unknown_fields=_unknown_fields_sql(known_fields))
+    return body.strip().replace("{batch_rows}", rows)
+
+
+# The volume bound: with at least this many earlier batches, a batch under a tenth of their
+# median size is suspicious (an export that silently returned nothing).
+VOLUME_HISTORY, VOLUME_MIN_BATCHES, VOLUME_SHARE = 14, 3, 0.1
+
+
+def min_expected_rows(conn, name: str, batch_id: str) -> int:
+    """The fewest rows batch `batch_id` of stream `name` should have, from the stream's recent batches."""
+    batches, median = conn.execute(
+        """select count(*), percentile_disc(0.5) within group (order by fetched)
+           from (select fetched from audit.load_batches
+                 where source || '_' || stream = %s and batch_id <> %s and status <> 'quarantined'
+                 order by loaded_at desc limit %s) as recent""",
+        (name, batch_id, VOLUME_HISTORY)).fetchone()
+    if batches < VOLUME_MIN_BATCHES or not median:
+        return 0
+    return math.ceil(median * VOLUME_SHARE)
 
 
 def _sqlalchemy_url(wh: warehouse.Warehouse) -> str:
@@ -155,34 +201,57 @@ def _failure(result: Any) -> Failure:
     )
 
 
-def run_suite(name: str, batch_id: str, wh: warehouse.Warehouse | None = None) -> Validation:
-    """Validate batch `batch_id` of stream table `name` (e.g. typeform_responses); no side effects."""
+def _context(wh: warehouse.Warehouse):
+    """An in-memory GX context with the warehouse as its SQL datasource."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # GX logs every metric at INFO; its failures reach our log through the results instead.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
-
-    wh = wh or warehouse.resolve()
-    # GX substitutes ${VAR} from the environment, so the password never sits in its config.
-    os.environ[_URL_VARIABLE] = _sqlalchemy_url(wh)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX substitutes ${VAR} from the environment, so the password never sits in its config.
+    os.environ[_URL_VARIABLE] = _sqlalchemy_url(wh)
     context = gx.get_context(mode="ephemeral")
     # Progress bars are written to stderr per metric batch: noise in a task log.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_postgres(name="warehouse", connection_string="${" + _URL_VARIABLE + "}")
-    asset = source.add_query_asset(name=f"{name}__{batch_id}", query=_batch_query(name, batch_id))
-    batch = asset.add_batch_definition_whole_table("batch").get_batch()
-    suite = context.suites.add(_suite(name))
-    result = batch.validate(suite)
-    rows = _row_count(name, batch_id, wh)
+    return context, source
+
+
+def _validation(name: str, batch_id: str | None, rows: int, result: Any) -> Validation:
     failures = [_failure(r) for r in result.results if not r.success]
-    return Validation(str(uuid.uuid4()), batch_id, name, rows, len(result.results), failures)
+    return Validation(str(uuid.uuid4()), batch_id, name, rows, len(result.results), failures,
+                      result=result.to_json_dict())
 
 
-def _row_count(name: str, batch_id: str, wh: warehouse.Warehouse) -> int:
+def run_suite(name: str, batch_id: str, wh: warehouse.Warehouse | None = None) -> Validation:
+    """Validate batch `batch_id` of stream table `name` (e.g. typeform_responses); no side effects."""
+    wh = wh or warehouse.resolve()
+    context, source = _context(wh)
+    suite = context.suites.add(load_suite(name))
+    query = _batch_query(name, batch_id, (suite.meta or {}).get("known_fields"))
+    asset = source.add_query_asset(name=f"{name}__{batch_id}", query=query)
+    batch = asset.add_batch_definition_whole_table("batch").get_batch()
     with warehouse.connect(wh) as conn:
-        return conn.execute(f"select count(*) from ({_batch_query(name, batch_id)}) as b").fetchone()[0]
+        parameters = {MIN_ROWS: min_expected_rows(conn, name, batch_id)}
+        rows = conn.execute(f"select count(*) from ({query}) as b").fetchone()[0]
+    result = batch.validate(suite, expectation_parameters=parameters)
+    return _validation(name, batch_id, rows, result)
+
+
+def run_mart_suite(suite_name: str, wh: warehouse.Warehouse | None = None) -> Validation | None:
+    """Validate the mart a mart suite checks; None when the mart has not been built."""
+    wh = wh or warehouse.resolve()
+    table = mart_table(suite_name)
+    with warehouse.connect(wh) as conn:
+        if not conn.execute("select to_regclass(%s) is not null", (f"marts.{table}",)).fetchone()[0]:
+            return None
+        (rows,) = conn.execute(f'select count(*) from marts."{table}"').fetchone()
+    context, source = _context(wh)
+    suite = context.suites.add(load_suite(suite_name))
+    asset = source.add_table_asset(name=table, table_name=table, schema_name="marts")
+    result = asset.add_batch_definition_whole_table("mart").get_batch().validate(suite)
+    return _validation(suite_name, None, rows, result)
 
 
 def _record(conn, validation: Validation, outcome: str) -> None:
@@ -226,6 +295,7 @@ def validate_batch(batch_id: str, *, release: bool = False) -> Validation:
     with warehouse.connect(wh) as conn, conn.transaction():
         _record(conn, validation, outcome)
         conn.execute("update audit.load_batches set status = %s where batch_id = %s", (outcome, batch_id))
+    data_docs.keep(validation)
     log.info("%s batch %s: %s (%d rows, %d expectations, %d critical failures, %d warnings)", name, batch_id,
              outcome, validation.rows, validation.evaluated, len(validation.critical), len(validation.warnings))
     for failure in validation.failures:
@@ -235,3 +305,30 @@ def validate_batch(batch_id: str, *, release: bool = False) -> Validation:
             f"{name} batch {batch_id} quarantined (was {previous}): "
             + "; ".join(f.describe() for f in validation.critical))
     return validation
+
+
+def validate_marts(wh: warehouse.Warehouse | None = None) -> list[Validation]:
+    """Run every mart suite on the built marts; record each run; raise if a critical check failed.
+
+    A mart that has not been built yet (its source never configured) is skipped with a log line.
+    """
+    wh = wh or warehouse.resolve()
+    validations = []
+    for suite_name in MART_SUITES:
+        validation = run_mart_suite(suite_name, wh)
+        if validation is None:
+            log.info("%s skipped: marts.%s has not been built", suite_name, mart_table(suite_name))
+            continue
+        outcome = "failed" if validation.critical else validation.outcome
+        with warehouse.connect(wh) as conn, conn.transaction():
+            _record(conn, validation, outcome)
+        data_docs.keep(validation)
+        log.info("%s: %s (%d rows, %d expectations)", suite_name, outcome, validation.rows, validation.evaluated)
+        for failure in validation.failures:
+            log.warning("%s: %s", suite_name, failure.describe())
+        validations.append(validation)
+    failed = [v for v in validations if v.critical]
+    if failed:
+        raise MartCheckFailed("; ".join(
+            f"{v.suite}: " + ", ".join(f.describe() for f in v.critical) for v in failed))
+    return validations

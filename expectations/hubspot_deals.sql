@@ -2,6 +2,7 @@
 -- as text first, so a non-numeric amount fails an expectation instead of the query.
 select
     record_key,
+    unknown_fields,
     record ->> 'updatedAt'                                              as updated_at,
     case when record ->> 'updatedAt' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'
          then (record ->> 'updatedAt')::timestamptz end                 as updated_at_ts,

@@ -17,6 +17,52 @@ HERE = Path(__file__).resolve().parent
 CRITICAL, WARNING = "critical", "warning"
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 EMAIL = r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"
+# Below this share of well-formed addresses the export is broken, not a customer's typo.
+EMAIL_MOSTLY = 0.9
+# The volume bound's parameter: the gate sets it from the stream's own recent batches.
+MIN_ROWS = "min_expected_rows"
+
+# The top-level fields each API documents (and cxloop adds). Anything else is schema drift: the
+# record keeps it in raw's jsonb, and the gate reports it as a warning. File drops have no fixed
+# schema (their columns come from the connection's config), so they have no list.
+KNOWN_FIELDS: dict[str, list[str]] = {
+    "typeform_responses": [
+        "_form_id", "_metrics", "answers", "calculated", "hidden", "landed_at", "landing_id", "metadata",
+        "response_id", "response_type", "submitted_at", "tags", "thankyou_screen_ref", "token", "variables"],
+    "hubspot_contacts": ["archived", "archivedAt", "associations", "createdAt", "id", "objectWriteTraceId",
+                         "properties", "propertiesWithHistory", "updatedAt", "url"],
+    "zendesk_tickets": [
+        "allow_attachments", "allow_channelback", "assignee_id", "brand_id", "collaborator_ids", "created_at",
+        "custom_fields", "custom_status_id", "description", "due_at", "email_cc_ids", "encoded_id", "external_id",
+        "fields", "follower_ids", "followup_ids", "forum_topic_id", "from_messaging_channel", "generated_timestamp",
+        "group_id", "has_incidents", "id", "is_public", "organization_id", "priority", "problem_id", "raw_subject",
+        "recipient", "requester_id", "result_type", "satisfaction_rating", "sharing_agreement_ids", "status",
+        "subject", "submitter_id", "tags", "ticket_form_id", "type", "updated_at", "url", "via",
+        "via_followup_source_id"],
+    "zendesk_users": [
+        "active", "alias", "chat_only", "created_at", "custom_role_id", "default_group_id", "details", "email",
+        "external_id", "iana_time_zone", "id", "last_login_at", "locale", "locale_id", "moderator", "name", "notes",
+        "only_private_comments", "organization_id", "phone", "photo", "report_csv", "restricted_agent",
+        "result_type", "role", "role_type", "shared", "shared_agent", "shared_phone_number", "signature",
+        "suspended", "tags", "ticket_restriction", "time_zone", "two_factor_auth_enabled", "updated_at", "url",
+        "user_fields", "verified"],
+    "zendesk_ticket_metrics": [
+        "agent_wait_time_in_minutes", "assigned_at", "assignee_stations", "assignee_updated_at", "created_at",
+        "custom_status_updated_at", "first_resolution_time_in_minutes", "full_resolution_time_in_minutes",
+        "group_stations", "id", "initially_assigned_at", "latest_comment_added_at", "on_hold_time_in_minutes",
+        "reopens", "replies", "reply_time_in_minutes", "requester_updated_at", "requester_wait_time_in_minutes",
+        "solved_at", "status_updated_at", "ticket_id", "updated_at", "url"],
+    "zendesk_satisfaction_ratings": [
+        "assignee_id", "comment", "created_at", "group_id", "id", "reason", "reason_code", "reason_id",
+        "requester_id", "score", "ticket_id", "updated_at", "url"],
+    "trustpilot_reviews": [
+        "businessUnit", "businessUnitHistory", "companyReply", "complianceLabels", "consumer",
+        "countsTowardsLocationTrustScore", "countsTowardsTrustScore", "createdAt", "experiencedAt", "id",
+        "invitation", "isVerified", "language", "links", "location", "numberOfLikes", "referenceId",
+        "referralEmail", "reportData", "reviewVerificationLevel", "source", "stars", "status", "tags", "text",
+        "title", "updatedAt"],
+}
+KNOWN_FIELDS["hubspot_companies"] = KNOWN_FIELDS["hubspot_deals"] = KNOWN_FIELDS["hubspot_contacts"]
 
 
 def _not_in_future(column: str) -> gxe.UnexpectedRowsExpectation:
@@ -52,16 +98,33 @@ def _ordered(earlier: str, later: str) -> gxe.UnexpectedRowsExpectation:
     )
 
 
-def _email() -> gxe.ExpectColumnValuesToMatchRegex:
-    return gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL, severity=WARNING)
+def _email() -> list:
+    """Every malformed address is reported; a batch where many are malformed is a broken export."""
+    return [gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL, severity=WARNING),
+            gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL, mostly=EMAIL_MOSTLY, severity=CRITICAL)]
 
 
 def _scale(column: str, low: int, high: int) -> gxe.ExpectColumnValuesToBeBetween:
     return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high, severity=CRITICAL)
 
 
+def _raw_suite(name: str, *expectations) -> gx.ExpectationSuite:
+    """A raw stream's suite: its own checks, plus schema drift and volume, both warnings."""
+    checks = list(expectations)
+    meta = {}
+    if name in KNOWN_FIELDS:
+        meta["known_fields"] = sorted(KNOWN_FIELDS[name])
+        checks.append(gxe.ExpectColumnValuesToBeNull(
+            column="unknown_fields", severity=WARNING,
+            description="no top-level field the API does not document (schema drift; kept in raw)"))
+    checks.append(gxe.ExpectTableRowCountToBeBetween(
+        min_value={"$PARAMETER": MIN_ROWS}, severity=WARNING,
+        description="not far fewer rows than this stream's recent batches"))
+    return gx.ExpectationSuite(name=name, expectations=checks, meta=meta)
+
+
 def typeform_responses() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="typeform_responses", expectations=[
+    return _raw_suite("typeform_responses",
         *_keyed(),
         *_timestamp("submitted_at", "submitted_at_ts"),
         gxe.ExpectColumnValuesToNotBeNull(column="form_id", severity=CRITICAL),
@@ -69,84 +132,155 @@ def typeform_responses() -> gx.ExpectationSuite:
         _scale("nps", 0, 10),
         _scale("csat", 1, 5),
         _scale("ces", 1, 7),
-        _email(),
-    ])
+        *_email(),
+    )
 
 
 def hubspot_contacts() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="hubspot_contacts", expectations=[
-        *_keyed(), *_timestamp("updated_at", "updated_at_ts"), _email()])
+    return _raw_suite("hubspot_contacts",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"), *_email())
 
 
 def hubspot_companies() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="hubspot_companies", expectations=[
+    return _raw_suite("hubspot_companies",
         *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
-        gxe.ExpectColumnValuesToNotBeNull(column="name", severity=WARNING)])
+        gxe.ExpectColumnValuesToNotBeNull(column="name", severity=WARNING))
 
 
 def hubspot_deals() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="hubspot_deals", expectations=[
+    return _raw_suite("hubspot_deals",
         *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
         gxe.ExpectColumnValuesToMatchRegex(column="amount_text", regex=r"^-?\d+(\.\d+)?$", severity=CRITICAL),
         gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0, severity=CRITICAL),
-        gxe.ExpectColumnValuesToNotBeNull(column="dealstage", severity=WARNING)])
+        gxe.ExpectColumnValuesToNotBeNull(column="dealstage", severity=WARNING))
 
 
 def zendesk_tickets() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="zendesk_tickets", expectations=[
+    return _raw_suite("zendesk_tickets",
         *_keyed(repeats=WARNING), *_timestamp("updated_at", "updated_at_ts"),
         _ordered("created_at_ts", "updated_at_ts"),
         gxe.ExpectColumnValuesToBeInSet(column="status", value_set=[
             "new", "open", "pending", "hold", "solved", "closed", "deleted"], severity=CRITICAL),
         gxe.ExpectColumnValuesToBeInSet(column="satisfaction_score", value_set=[
-            "offered", "unoffered", "good", "bad"], severity=CRITICAL)])
+            "offered", "unoffered", "good", "bad"], severity=CRITICAL))
 
 
 def zendesk_users() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="zendesk_users", expectations=[
-        *_keyed(repeats=WARNING), *_timestamp("updated_at", "updated_at_ts"), _email()])
+    return _raw_suite("zendesk_users",
+        *_keyed(repeats=WARNING), *_timestamp("updated_at", "updated_at_ts"), *_email())
 
 
 def zendesk_ticket_metrics() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="zendesk_ticket_metrics", expectations=[
+    return _raw_suite("zendesk_ticket_metrics",
         *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
         gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
         _ordered("created_at_ts", "solved_at_ts"),
         gxe.ExpectColumnValuesToBeBetween(column="reply_minutes", min_value=0, severity=CRITICAL),
-        gxe.ExpectColumnValuesToBeBetween(column="resolution_minutes", min_value=0, severity=CRITICAL)])
+        gxe.ExpectColumnValuesToBeBetween(column="resolution_minutes", min_value=0, severity=CRITICAL))
 
 
 def zendesk_satisfaction_ratings() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="zendesk_satisfaction_ratings", expectations=[
+    return _raw_suite("zendesk_satisfaction_ratings",
         *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
         gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
         gxe.ExpectColumnValuesToBeInSet(column="score", value_set=["offered", "unoffered", "good", "bad"],
-                                        severity=CRITICAL)])
+                                        severity=CRITICAL))
 
 
 def trustpilot_reviews() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="trustpilot_reviews", expectations=[
+    return _raw_suite("trustpilot_reviews",
         *_keyed(), *_timestamp("created_at", "created_at_ts"),
         gxe.ExpectColumnValuesToBeInSet(column="stars_type", value_set=["number"], severity=CRITICAL),
         gxe.ExpectColumnValuesToNotBeNull(column="stars", severity=CRITICAL),
         _scale("stars", 1, 5),
         gxe.ExpectColumnValuesToNotBeNull(column="language", severity=WARNING),
-        _email()])
+        *_email())
 
 
 def files_records() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="files_records", expectations=[
+    return _raw_suite("files_records",
         *_keyed(),
         gxe.ExpectColumnValuesToNotBeNull(column="dataset", severity=CRITICAL),
         gxe.ExpectColumnValuesToNotBeNull(column="file_sha256", severity=CRITICAL),
         _scale("audit_score", 0, 100),
         _scale("nps", 0, 10),
-        _email()])
+        *_email())
 
 
-SUITES = {suite.__name__: suite for suite in (
+# -- marts: checked after each dbt build, on the tables BI tools read ---------------------------
+# A mart suite fails the run when a critical check fails (the KPI would be wrong on a dashboard);
+# there is no batch to quarantine, the previous good build is what dbt's contract protects.
+
+def _never(description: str, where: str) -> gxe.UnexpectedRowsExpectation:
+    return gxe.UnexpectedRowsExpectation(unexpected_rows_query=f"select * from {{batch}} where {where}",
+                                         description=description, severity=CRITICAL)
+
+
+def _populated() -> gxe.ExpectTableRowCountToBeBetween:
+    return gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=WARNING, description="the mart is not empty")
+
+
+def mart_kpi_nps_daily() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="mart_kpi_nps_daily", expectations=[
+        _populated(),
+        gxe.ExpectColumnValuesToBeBetween(column="nps", min_value=-100, max_value=100, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="responses", min_value=1, severity=CRITICAL),
+        _never("promoters + passives + detractors = responses",
+               "promoters + passives + detractors <> responses")])
+
+
+def mart_kpi_csat_daily() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="mart_kpi_csat_daily", expectations=[
+        _populated(),
+        gxe.ExpectColumnValuesToBeBetween(column="csat_pct", min_value=0, max_value=100, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="ratings", min_value=1, severity=CRITICAL),
+        _never("satisfied <= ratings", "satisfied > ratings")])
+
+
+def mart_kpi_ces_daily() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="mart_kpi_ces_daily", expectations=[
+        _populated(),
+        gxe.ExpectColumnValuesToBeBetween(column="avg_effort", min_value=1, max_value=7, severity=CRITICAL),
+        _never("low_effort <= responses", "low_effort > responses")])
+
+
+def mart_kpi_reviews_daily() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="mart_kpi_reviews_daily", expectations=[
+        _populated(),
+        gxe.ExpectColumnValuesToBeBetween(column="avg_stars", min_value=1, max_value=5, severity=CRITICAL),
+        _never("negative_reviews <= reviews", "negative_reviews > reviews")])
+
+
+def mart_kpi_support_daily() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="mart_kpi_support_daily", expectations=[
+        _populated(),
+        gxe.ExpectColumnValuesToBeBetween(column="backlog_open", min_value=0, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="median_first_reply_minutes", min_value=0, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="median_full_resolution_minutes", min_value=0, severity=CRITICAL),
+        _never("reopened <= tickets_solved", "reopened > tickets_solved")])
+
+
+def mart_customer_health() -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name="mart_customer_health", expectations=[
+        _populated(),
+        gxe.ExpectColumnValuesToBeUnique(column="customer_id", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="health_score", min_value=0, max_value=100, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="churn_risk", value_set=["low", "medium", "high"],
+                                        severity=CRITICAL)])
+
+
+RAW_SUITES = {suite.__name__: suite for suite in (
     typeform_responses, hubspot_contacts, hubspot_companies, hubspot_deals, zendesk_tickets, zendesk_users,
     zendesk_ticket_metrics, zendesk_satisfaction_ratings, trustpilot_reviews, files_records)}
+# Suite name -> the mart table it checks.
+MART_SUITES = {suite.__name__: suite for suite in (
+    mart_kpi_nps_daily, mart_kpi_csat_daily, mart_kpi_ces_daily, mart_kpi_reviews_daily, mart_kpi_support_daily,
+    mart_customer_health)}
+SUITES = {**RAW_SUITES, **MART_SUITES}
+
+
+def mart_table(suite_name: str) -> str:
+    return suite_name.removeprefix("mart_")
 
 
 def suite_json(name: str) -> str:

@@ -2,6 +2,7 @@
 -- Casts are guarded so that a malformed value fails an expectation instead of the query.
 select
     record_key,
+    unknown_fields,
     record ->> 'submitted_at'                                   as submitted_at,
     case when record ->> 'submitted_at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'
          then (record ->> 'submitted_at')::timestamptz end      as submitted_at_ts,

@@ -1,6 +1,7 @@
 -- One landed batch of raw.zendesk_satisfaction_ratings, as the columns its suite checks.
 select
     record_key,
+    unknown_fields,
     record ->> 'ticket_id'                                              as ticket_id,
     record ->> 'score'                                                  as score,
     record ->> 'updated_at'                                             as updated_at,

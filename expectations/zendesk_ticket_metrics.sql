@@ -2,6 +2,7 @@
 -- and durations non-negative.
 select
     record_key,
+    unknown_fields,
     record ->> 'ticket_id'                                              as ticket_id,
     record ->> 'updated_at'                                             as updated_at,
     case when record ->> 'created_at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'

@@ -1,6 +1,7 @@
 -- One landed batch of raw.zendesk_tickets, as the columns its suite checks.
 select
     record_key,
+    unknown_fields,
     record ->> 'status'                                                 as status,
     record ->> 'updated_at'                                             as updated_at,
     case when record ->> 'created_at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}'

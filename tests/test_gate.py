@@ -69,12 +69,24 @@ def test_a_critical_failure_quarantines_the_batch_naming_the_expectation(db, rec
                       "from audit.validation_failures").fetchall() == [(expectation, column, "critical", 1)]
 
 
-def test_an_invalid_email_is_a_warning_and_the_batch_goes_on(db):
-    batch = land(db, [response("a", nps=9, email="not-an-email")])
+def test_one_mistyped_email_among_many_is_a_warning_and_the_batch_goes_on(db):
+    records = [response(f"r{n}", nps=9, email=f"person{n}@example.com") for n in range(9)]
+    batch = land(db, [*records, response("typo", nps=9, email="not-an-email")])
     validation = gate.validate_batch(batch)
     assert validation.outcome == "warned"
-    assert [f.expectation for f in validation.warnings] == ["expect_column_values_to_match_regex"]
+    assert [(f.expectation, f.column, f.sample) for f in validation.warnings] == [
+        ("expect_column_values_to_match_regex", "email", ["not-an-email"])]
     assert status(db, batch) == "warned"
+
+
+def test_a_batch_whose_emails_are_mostly_invalid_is_quarantined_as_a_broken_export(db):
+    records = [response(f"r{n}", nps=9, email=f"person{n}-at-example.com") for n in range(8)]
+    batch = land(db, [*records, response("ok", nps=9, email="ok@example.com")])
+    with pytest.raises(gate.BatchQuarantined, match="expect_column_values_to_match_regex on email: observed 8"):
+        gate.validate_batch(batch)
+    assert status(db, batch) == "quarantined"
+    assert db.execute("select severity, unexpected_count from audit.validation_failures "
+                      "order by severity").fetchall() == [("critical", 8), ("warning", 8)]
 
 
 def test_a_quarantined_batch_stays_in_raw_but_never_reaches_staging(db):
@@ -106,7 +118,7 @@ def test_a_suite_file_with_an_unknown_expectation_type_is_refused(tmp_path, monk
     (tmp_path / "typeform_responses.json").write_text(json.dumps(suite))
     monkeypatch.setattr(gate, "HERE", tmp_path)
     with pytest.raises(ValueError, match="expect_column_values_to_not_be_nul"):
-        gate._suite("typeform_responses")
+        gate.load_suite("typeform_responses")
 
 
 def test_a_fixed_quarantined_batch_is_released_by_the_command_and_reaches_staging(db):
@@ -160,3 +172,94 @@ def test_a_ticket_solved_before_it_was_created_quarantines_the_metrics_batch(db)
         gate.validate_batch(batch_id)
     assert failed_expectations(db) == [
         ("unexpected_rows_expectation (solved_at_ts is not before created_at_ts)", None)]
+
+
+def land_stream(db, source: str, stream_name: str, records: list[dict]) -> str:
+    from ingest import runner
+
+    stream = next(s for s in runner.streams_of(source) if s.name == stream_name)
+    batch_id = str(uuid.uuid4())
+    with db.transaction():
+        loader.land(db, stream, batch_id, _window(), iter([records]))
+    return batch_id
+
+
+def test_a_field_the_api_does_not_document_is_kept_and_reported_as_schema_drift(db):
+    batch = land(db, [{**response("a", nps=9), "sentiment_ai": "positive"}, response("b", nps=10)])
+    validation = gate.validate_batch(batch)
+    assert validation.outcome == "warned"
+    assert [(f.expectation, f.column, f.sample) for f in validation.warnings] == [
+        ("expect_column_values_to_be_null", "unknown_fields", ["sentiment_ai"])]
+    assert db.execute("select record ->> 'sentiment_ai' from raw.typeform_responses "
+                      "where record_key = 'a'").fetchone() == ("positive",)
+
+
+def test_an_empty_batch_is_a_warning_only_when_the_stream_usually_returns_rows(db):
+    assert gate.validate_batch(land(db, [])).outcome == "passed"  # no history: no bound
+    for day in range(3):
+        gate.validate_batch(land(db, [response(f"d{day}-{n}", nps=9) for n in range(20)]))
+    validation = gate.validate_batch(land(db, []))
+    assert validation.outcome == "warned"
+    assert [(f.expectation, f.observed_value) for f in validation.warnings] == [
+        ("expect_table_row_count_to_be_between", 0)]
+    assert gate.validate_batch(land(db, [response("quiet", nps=9), response("day", nps=8)])).outcome == "passed"
+
+
+def test_every_kind_of_bad_batch_stays_out_of_staging_while_another_sources_good_batch_gets_in(db):
+    ticket = {"id": 1, "status": "open", "created_at": "2026-03-01T10:00:00Z", "updated_at": "2026-03-01T11:00:00Z"}
+    review = {"id": "v1", "stars": 4, "language": "en", "createdAt": "2026-03-01T10:00:00Z",
+              "consumer": {"id": "c1"}}
+    contact = {"id": "1", "updatedAt": "2026-03-01T10:00:00Z", "createdAt": "2026-03-01T10:00:00Z",
+               "properties": {"email": "ann@example.com"}}
+    bad = {
+        "null key": land(db, [response("kept", nps=9), {"submitted_at": "2026-03-01T10:00:00Z", "_metrics": {}}]),
+        "repeated key": land(db, [response("twin", nps=9), response("twin", "2026-03-02T10:00:00Z", nps=3)]),
+        "score out of scale": land_stream(db, "trustpilot", "reviews", [review, {**review, "id": "v2", "stars": 6}]),
+        "timestamp in the future": land_stream(db, "zendesk", "tickets", [
+            ticket, {**ticket, "id": 2, "updated_at": "2999-01-01T00:00:00Z"}]),
+        "solved before created": land_stream(db, "zendesk", "ticket_metrics", [
+            {"id": 7, "ticket_id": 1, "created_at": "2026-03-05T10:00:00Z", "updated_at": "2026-03-05T12:00:00Z",
+             "solved_at": "2026-03-04T09:00:00Z"}]),
+        "invalid email": land_stream(db, "hubspot", "contacts", [
+            contact, *({**contact, "id": str(n), "properties": {"email": f"n{n}.example.com"}} for n in range(2, 9))]),
+    }
+    good = land_stream(db, "files", "records", [
+        {"_key": "audits:A-1", "_updated_at": "2026-03-01T10:00:00Z", "_dataset": "audits", "_file": "a.csv",
+         "_file_sha256": "00", "audit_id": "A-1", "score": "88", "email": "shopper@example.com"}])
+
+    caught = {}
+    for kind, batch in bad.items():
+        with pytest.raises(gate.BatchQuarantined) as failure:
+            gate.validate_batch(batch)
+        caught[kind] = str(failure.value)
+    assert gate.validate_batch(good).outcome == "passed"
+    assert "expect_column_values_to_not_be_null on record_key" in caught["null key"]
+    assert "expect_column_values_to_be_unique on record_key" in caught["repeated key"]
+    assert "expect_column_values_to_be_between on stars" in caught["score out of scale"]
+    assert "updated_at_ts is not in the future" in caught["timestamp in the future"]
+    assert "solved_at_ts is not before created_at_ts" in caught["solved before created"]
+    assert "expect_column_values_to_match_regex on email" in caught["invalid email"]
+
+    from ingest import runner
+
+    runner.ensure_raw_tables()
+    warehouse.run_dbt(["run", "--select", "staging"])
+    staged = {table: db.execute(f"select count(*) from staging.{table}").fetchone()[0] for table in [
+        "stg_typeform__responses", "stg_trustpilot__reviews", "stg_zendesk__tickets",
+        "stg_zendesk__ticket_metrics", "stg_hubspot__contacts"]}
+    assert staged == dict.fromkeys(staged, 0)
+    assert db.execute("select record_id, score from staging.stg_files__records").fetchall() == [
+        ("audits:A-1", 88)]
+
+
+def test_data_docs_render_every_suite_and_each_kept_validation(db):
+    from expectations import data_docs
+
+    batch = land(db, [response("a", nps=9)])
+    gate.validate_batch(batch)
+    index = data_docs.build()
+    assert index == data_docs.site_dir() / "index.html" and index.is_file()
+    pages = {p.relative_to(data_docs.site_dir()).parts[:2] for p in data_docs.site_dir().rglob("*.html")}
+    assert ("validations", "typeform_responses") in pages
+    assert {("expectations", f"{name}.html") for name in suites.SUITES} <= pages
+    assert batch in (data_docs.site_dir() / "index.html").read_text()

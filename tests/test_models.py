@@ -364,6 +364,25 @@ def test_headline_kpis_re_aggregate_the_marts_counts(shop):
     ]
 
 
+def test_mart_suites_pass_on_the_shop_and_fail_the_run_on_a_kpi_out_of_range(shop):
+    from expectations import gate
+
+    validations = gate.validate_marts()
+    assert sorted((v.suite, v.outcome) for v in validations) == [
+        ("mart_customer_health", "passed"), ("mart_kpi_ces_daily", "passed"), ("mart_kpi_csat_daily", "passed"),
+        ("mart_kpi_nps_daily", "passed"), ("mart_kpi_reviews_daily", "passed"), ("mart_kpi_support_daily", "passed")]
+    shop.execute("update marts.kpi_nps_daily set nps = 150, promoters = 4 where date = '2026-03-03'")
+    try:
+        with pytest.raises(gate.MartCheckFailed) as failed:
+            gate.validate_marts()
+        assert "expect_column_values_to_be_between on nps: observed 1" in str(failed.value)
+        assert "promoters + passives + detractors = responses" in str(failed.value)
+        assert shop.execute("select suite, outcome from audit.validation_runs where batch_id is null "
+                            "and outcome = 'failed'").fetchall() == [("mart_kpi_nps_daily", "failed")]
+    finally:
+        shop.execute("update marts.kpi_nps_daily set nps = 0, promoters = 1 where date = '2026-03-03'")
+
+
 # Last: it changes the shop the tests above read.
 def test_a_rerun_an_incremental_run_after_updates_and_a_full_refresh_agree(shop):
     before = snapshot(shop)
