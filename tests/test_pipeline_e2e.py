@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 
@@ -86,10 +89,13 @@ def test_two_nightly_runs_build_the_exact_nps_then_a_rerun_changes_nothing(wh, d
     assert mart(db) == everything
 
 
-def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db, airflow, tmp_path):
+def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db, airflow):
     from ingest import embedded_postgres, warehouse
 
-    other = embedded_postgres.ensure_running(tmp_path / "other", 0)
+    # Not under pytest's tmp_path: another pytest session starting meanwhile re-locks that tree
+    # to its owner (0700), and the server runs as an unprivileged user.
+    home = Path(tempfile.mkdtemp(prefix="cxloop-other-pg-"))
+    other = embedded_postgres.ensure_running(home, 0)
     try:
         airflow("2026-03-10T02:00:00+00:00", AIRFLOW_CONN_CXLOOP_WAREHOUSE=other.uri)
         other_wh = warehouse.Warehouse("127.0.0.1", other.port, "postgres", "", "cxloop", embedded=False)
@@ -97,4 +103,5 @@ def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db
             assert mart(other_db) == expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
         assert db.execute("select to_regclass('raw.typeform_responses')").fetchone() == (None,)
     finally:
-        embedded_postgres.stop(tmp_path / "other")
+        embedded_postgres.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
