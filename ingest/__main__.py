@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from ingest import runner
 
-    runner.ensure_raw_tables()
+    runner.prepare_warehouse()
     warehouse.run_dbt(args.dbt_args or ["build"])
     return 0
 

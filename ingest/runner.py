@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from types import ModuleType
 
-from ingest import loader, state, warehouse
+from ingest import failures, loader, state, warehouse
 from ingest.connections import get_connection
 from ingest.streams import BatchResult, Source, Stream, Window
 
@@ -73,13 +73,15 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
     return result
 
 
-def ensure_raw_tables(names: Sequence[str] = SOURCES) -> None:
-    """Create the (empty) raw tables of these sources' streams if they are missing.
+def prepare_warehouse(names: Sequence[str] = SOURCES) -> None:
+    """Create what the models and dashboards read, empty, if it is missing.
 
-    The models read every source's raw tables: a source that is not configured, or whose first
+    The raw tables of these sources' streams: a source that is not configured, or whose first
     extract failed, must leave empty tables behind rather than break the other sources' models.
+    And the audit tables, so a data-health dashboard finds them before anything has failed.
     """
     with warehouse.connect() as conn:
+        conn.execute(failures.DDL)
         for name in names:
             for stream in streams_of(name):
                 loader.ensure_tables(conn, stream)
@@ -88,7 +90,7 @@ def ensure_raw_tables(names: Sequence[str] = SOURCES) -> None:
 def run_source(name: str, interval: Window, *, backfill: bool = False,
                streams: Sequence[str] | None = None) -> list[BatchResult]:
     """Land every (or the named) stream of source `name`; [] when it is not configured."""
-    ensure_raw_tables([name])
+    prepare_warehouse([name])
     source = build_source(name)
     if source is None:
         return []

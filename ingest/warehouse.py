@@ -90,6 +90,15 @@ def _ensure_schemas(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
+def table_rows(schema: str, tables: list[str], warehouse: Warehouse | None = None) -> dict[str, int]:
+    """Row count of each table in `schema`."""
+    from psycopg import sql
+
+    with connect(warehouse) as conn:
+        return {table: conn.execute(sql.SQL("select count(*) from {}.{}").format(
+            sql.Identifier(schema), sql.Identifier(table))).fetchone()[0] for table in tables}
+
+
 def dbt_env(warehouse: Warehouse | None = None) -> dict[str, str]:
     """Environment for a dbt process: `dbt_project/profiles.yml` reads these variables."""
     wh = warehouse or resolve()

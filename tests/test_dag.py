@@ -49,12 +49,41 @@ def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate(dag):
 
     gates = {f"{source}.validate" for source in SOURCE_STREAMS}
     assert set(dag.task_ids) == ({f"{source}.extract_load" for source in SOURCE_STREAMS} | gates
-                                 | {"dbt_build", "watcher"})
+                                 | {"dbt_build", "validate_marts", "publish", "data_docs", "watcher"})
     for source in SOURCE_STREAMS:
         assert dag.get_task(f"{source}.validate").upstream_task_ids == {f"{source}.extract_load"}
     assert dag.get_task("dbt_build").upstream_task_ids == gates
+    assert dag.get_task("validate_marts").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("publish").upstream_task_ids == {"validate_marts"}
+    assert dag.get_task("data_docs").upstream_task_ids == {"validate_marts"}
     # A failed extract_load leaves its validate upstream_failed, which one_failed counts too.
-    assert dag.get_task("watcher").upstream_task_ids == gates | {"dbt_build"}
+    assert dag.get_task("watcher").upstream_task_ids == gates | {"dbt_build", "validate_marts"}
+
+
+def test_each_sources_extract_tasks_share_that_sources_pool_which_the_setup_creates(dag):
+    import json
+
+    from dags.cxloop_nightly import SOURCE_STREAMS
+
+    pools = json.loads((REPO_ROOT / "dags" / "pools.json").read_text())
+    for source in SOURCE_STREAMS:
+        assert dag.get_task(f"{source}.extract_load").pool == f"cxloop_{source}"
+        assert pools[f"cxloop_{source}"]["slots"] >= 1
+
+
+def test_publish_emits_an_asset_for_every_mart_dbt_builds(dag):
+    marts = sorted(p.stem for p in (REPO_ROOT / "dbt_project" / "models" / "marts").glob("*.sql"))
+    assert sorted(asset.name for asset in dag.get_task("publish").outlets) == [f"marts.{m}" for m in marts]
+
+
+def test_every_task_says_what_it_does_and_records_its_failures(dag):
+    for task in dag.tasks:
+        assert (task.doc_md or "").strip(), task.task_id
+        callbacks = task.on_failure_callback or []
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        # The watcher fails because another task failed, which that task has recorded.
+        expected = [] if task.task_id == "watcher" else ["_record_failure"]
+        assert [c.__name__ for c in callbacks] == expected, task.task_id
 
 
 def test_a_failed_source_does_not_stop_dbt_but_fails_the_run(dag):

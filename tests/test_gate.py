@@ -242,7 +242,7 @@ def test_every_kind_of_bad_batch_stays_out_of_staging_while_another_sources_good
 
     from ingest import runner
 
-    runner.ensure_raw_tables()
+    runner.prepare_warehouse()
     warehouse.run_dbt(["run", "--select", "staging"])
     staged = {table: db.execute(f"select count(*) from staging.{table}").fetchone()[0] for table in [
         "stg_typeform__responses", "stg_trustpilot__reviews", "stg_zendesk__tickets",

@@ -157,7 +157,7 @@ def land_the_shop() -> None:
 
 
 def dbt(*args: str) -> None:
-    runner.ensure_raw_tables()
+    runner.prepare_warehouse()
     warehouse.run_dbt(list(args))
 
 

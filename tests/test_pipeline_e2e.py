@@ -46,47 +46,85 @@ def mart(db) -> dict[date, tuple[int, int, int, int, Decimal]]:
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
+MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
+         "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
+         "cx_alerts"]
+
+
 def row_counts(db) -> dict[str, int]:
-    tables = ["raw.typeform_responses", "staging.stg_typeform__responses", "marts.kpi_nps_daily"]
+    tables = ["raw.typeform_responses", "raw.zendesk_tickets", "raw.trustpilot_reviews", "raw.hubspot_contacts",
+              *(f"marts.{mart}" for mart in MARTS)]
     return {t: db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
 
 
 @pytest.fixture(scope="module")
-def airflow(warehouse_session, tmp_path_factory):
+def simulators():
+    # Give up on a failing API after three quick tries: a test waits seconds, not minutes.
+    with launch.start(COMPANY, retry={"max_attempts": 3, "backoff_initial": 0.01, "backoff_max": 0.05,
+                                      "jitter": 0.0}) as sims:
+        yield sims
+
+
+@pytest.fixture(scope="module")
+def airflow(warehouse_session, simulators, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
     logs = tmp_path_factory.mktemp("logs")
-    with launch.start(COMPANY) as sims:
-        env = airflow_cli.airflow_env(home, sims.env)
-        airflow_cli.migrate(env, logs / "migrate.log")
+    env = airflow_cli.airflow_env(home, simulators.env)
+    airflow_cli.migrate(env, logs / "migrate.log")
 
-        def run(logical_date: str, **extra_env: str) -> dict:
-            log = logs / f"dags-test-{logical_date[:13]}-{len(extra_env)}.log"
-            run_env = {**env, **extra_env}
-            airflow_cli.dags_test(logical_date, run_env, log)
-            state = airflow_cli.latest_runs(run_env)[logical_date]
-            assert state["state"] == "success", f"run {logical_date} ended {state['state']}; see {log}"
-            return state
+    def run(logical_date: str, expect: str = "success", **extra_env: str) -> dict:
+        log = logs / f"dags-test-{logical_date[:13]}-{len(extra_env)}-{expect}.log"
+        run_env = {**env, **extra_env}
+        airflow_cli.dags_test(logical_date, run_env, log)
+        state = airflow_cli.latest_runs(run_env)[logical_date]
+        assert state["state"] == expect, f"run {logical_date} ended {state['state']}; see {log}"
+        return state
 
-        yield run
+    return run
 
 
-def test_two_nightly_runs_build_the_exact_nps_then_a_rerun_changes_nothing(wh, db, airflow):
+def test_two_nightly_runs_build_the_exact_nps_then_reruns_change_nothing(wh, db, airflow):
     # A manual run covers the last complete interval before its logical date: [03-08 02:00, 03-09 02:00).
     airflow("2026-03-09T02:00:00+00:00")
     first_cut = datetime(2026, 3, 9, 2, tzinfo=UTC)
     assert mart(db) == expected_nps_by_day(first_cut)
     (watermark,) = db.execute("select watermark from raw._state where source = 'typeform'").fetchone()
     assert watermark == first_cut
+    after_day_one = row_counts(db)
+    assert all(after_day_one.values()), after_day_one  # every source landed, every mart has rows
 
     airflow("2026-03-10T02:00:00+00:00")
     everything = expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
     assert mart(db) == everything
     assert len(everything) > 30
-    counts = row_counts(db)
+    after_day_two = row_counts(db)
+    assert after_day_two["raw.typeform_responses"] > after_day_one["raw.typeform_responses"]
 
-    airflow("2026-03-10T02:00:00+00:00")
-    assert row_counts(db) == counts
-    assert mart(db) == everything
+    for rerun in ("2026-03-10T02:00:00+00:00", "2026-03-09T02:00:00+00:00"):
+        airflow(rerun)
+        assert row_counts(db) == after_day_two, rerun
+        assert mart(db) == everything
+    assert db.execute("select count(*) from audit.pipeline_failures").fetchone() == (0,)
+
+
+def test_a_source_answering_500_throughout_fails_the_run_but_not_the_other_sources_marts(
+        wh, db, airflow, simulators):
+    from ingest.simulators.server import Fault
+
+    simulators.servers["trustpilot"].inject(Fault("status", status=500), times=10_000)
+    try:
+        airflow("2026-03-10T02:00:00+00:00", expect="failed")
+    finally:
+        simulators.servers["trustpilot"].clear_faults()
+    assert mart(db) == expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
+    counts = row_counts(db)
+    assert counts["raw.trustpilot_reviews"] == counts["marts.kpi_reviews_daily"] == 0
+    assert all(rows for table, rows in counts.items() if "trustpilot" not in table and "reviews" not in table)
+    failures = db.execute("select dag_id, task_id, map_index, source, stream, error like '%500%' "
+                          "from audit.pipeline_failures").fetchall()
+    assert failures == [("cxloop_nightly", "trustpilot.extract_load", 0, "trustpilot", "reviews", True)]
+    assert db.execute("select count(*) from audit.validation_runs where suite like 'mart_%' "
+                      "and outcome in ('passed', 'warned')").fetchone()[0] >= 5
 
 
 def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db, airflow):

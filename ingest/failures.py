@@ -1,0 +1,99 @@
+"""Record failed pipeline tasks in the warehouse, and optionally tell someone.
+
+`audit.pipeline_failures` is the history a data-health dashboard reads next to the quality
+gate's tables: which task of which run failed, for which source and stream, with what error.
+Notification is off by default; it is a hook around Airflow's own notifiers (see
+docs/operations.md): `CXLOOP_NOTIFY_EMAIL` sends mail through Airflow's SMTP connection, and
+`CXLOOP_FAILURE_NOTIFIER` names any notifier class (e.g. the Slack provider's) with its
+arguments as JSON in `CXLOOP_FAILURE_NOTIFIER_ARGS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ingest import warehouse
+
+log = logging.getLogger(__name__)
+
+DDL = """
+create table if not exists audit.pipeline_failures (
+    failure_id   bigint generated always as identity primary key,
+    dag_id       text        not null,
+    task_id      text        not null,
+    map_index    integer     not null default -1,
+    run_id       text        not null,
+    logical_date timestamptz,
+    try_number   integer,
+    source       text,
+    stream       text,
+    error        text        not null,
+    failed_at    timestamptz not null default now()
+)
+"""
+# A whole traceback belongs in the task log; the table keeps what a dashboard can show.
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass
+class TaskFailure:
+    dag_id: str
+    task_id: str
+    run_id: str
+    error: str
+    map_index: int = -1
+    logical_date: datetime | None = None
+    try_number: int | None = None
+    source: str | None = None
+    stream: str | None = None
+
+
+def record(failure: TaskFailure) -> None:
+    with warehouse.connect() as conn, conn.transaction():
+        conn.execute(DDL)
+        conn.execute(
+            """insert into audit.pipeline_failures (dag_id, task_id, map_index, run_id, logical_date, try_number,
+                   source, stream, error)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (failure.dag_id, failure.task_id, failure.map_index, failure.run_id, failure.logical_date,
+             failure.try_number, failure.source, failure.stream, failure.error[:MAX_ERROR_CHARS]))
+    log.info("recorded the failure of %s.%s[%s] (%s) in audit.pipeline_failures", failure.dag_id, failure.task_id,
+             failure.map_index, failure.run_id)
+
+
+def _notifiers() -> list[Any]:
+    notifiers = []
+    email = os.environ.get("CXLOOP_NOTIFY_EMAIL")
+    if email:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        notifiers.append(SmtpNotifier(
+            to=email, subject="cxloop: {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
+            html_content="{{ ti.task_id }} of {{ run_id }} failed: {{ exception }}. "
+                         "See audit.pipeline_failures and the task log."))
+    dotted = os.environ.get("CXLOOP_FAILURE_NOTIFIER")
+    if dotted:
+        module, _, name = dotted.rpartition(".")
+        notifier_class = getattr(importlib.import_module(module), name)
+        notifiers.append(notifier_class(**json.loads(os.environ.get("CXLOOP_FAILURE_NOTIFIER_ARGS", "{}"))))
+    return notifiers
+
+
+def notify(context: Any) -> None:
+    """Send the configured notifications; a notifier that fails is logged, never raised."""
+    try:
+        notifiers = _notifiers()
+    except Exception:  # a misconfigured notifier must not hide the failure it reports
+        log.exception("cannot build the failure notifiers from CXLOOP_NOTIFY_EMAIL / CXLOOP_FAILURE_NOTIFIER")
+        return
+    for notifier in notifiers:
+        try:
+            notifier(context)
+        except Exception:  # a broken notifier must not hide the failure it reports
+            log.exception("failure notifier %s failed", type(notifier).__name__)
