@@ -8,3 +8,5 @@ COPY --chown=airflow:root dags /opt/cxloop/dags
 COPY --chown=airflow:root scripts /opt/cxloop/scripts
 RUN pip install --no-cache-dir -c /opt/cxloop/constraints.txt -e /opt/cxloop
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/cxloop/dags
+# Owned by airflow here, so the named volume mounted on it is writable by airflow-init.
+RUN mkdir -p /opt/airflow/auth

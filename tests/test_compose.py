@@ -17,7 +17,7 @@ AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "a
 
 def test_the_default_stack_is_postgres_airflow_and_metabase():
     default = {name for name, svc in SERVICES.items() if "profiles" not in svc}
-    assert default == {"postgres", "metabase"} | AIRFLOW_SERVICES
+    assert default == {"postgres", "metabase", "metabase-setup"} | AIRFLOW_SERVICES
 
 
 def test_celery_and_demo_are_opt_in_profiles():
@@ -29,7 +29,14 @@ def test_celery_and_demo_are_opt_in_profiles():
     assert default_executor == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
 
 
-@pytest.mark.parametrize("name", sorted(set(SERVICES) - {"airflow-init"}))
+one_shot = {name for name, svc in SERVICES.items() if svc.get("restart") == "no"}
+
+
+def test_the_one_shot_services_are_the_airflow_and_metabase_setups():
+    assert one_shot == {"airflow-init", "metabase-setup"}
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - one_shot))
 def test_every_long_running_service_has_a_healthcheck(name):
     assert SERVICES[name]["healthcheck"]["test"]
 
@@ -70,3 +77,29 @@ def test_the_metadata_db_and_the_warehouse_are_separate_databases():
     init = (ROOT / "docker" / "postgres-init.sh").read_text()
     assert "create database airflow" in init and "create database cxloop" in init
     assert "create role cxloop_bi" in init
+
+
+def test_airflow_init_migrates_imports_the_pools_and_sets_the_admin_password():
+    init = SERVICES["airflow-init"]
+    script = next(v.split(":")[0] for v in init["volumes"] if v.endswith("airflow-init.sh:ro"))
+    text = (ROOT / script).read_text()
+    assert "airflow db migrate" in text
+    assert "airflow pools import /opt/cxloop/dags/pools.json" in text
+    assert (ROOT / "dags" / "pools.json").exists()  # baked into the image with dags/
+    passwords = init["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert passwords.startswith("/opt/airflow/auth/")
+    assert "airflow-auth:/opt/airflow/auth" in SERVICES["airflow-apiserver"]["volumes"]
+
+
+def test_the_scheduler_healthcheck_port_is_switched_on():
+    scheduler = SERVICES["airflow-scheduler"]
+    assert scheduler["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "True"
+    assert "8974/health" in " ".join(scheduler["healthcheck"]["test"])
+
+
+def test_metabase_is_set_up_to_read_the_warehouse_as_cxloop_bi_after_it_is_healthy():
+    setup = SERVICES["metabase-setup"]
+    assert setup["depends_on"]["metabase"]["condition"] == "service_healthy"
+    script = (ROOT / "docker" / "metabase_setup.py").read_text()
+    assert '"user": "cxloop_bi"' in script and '"dbname": "cxloop"' in script
+    assert "CXLOOP_BI_PASSWORD" in setup["environment"]
