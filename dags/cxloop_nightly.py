@@ -73,8 +73,9 @@ def _window(context: dict) -> tuple[datetime, datetime, bool]:
     start, end = context["data_interval_start"], context["data_interval_end"]
     if start is None or end is None or start >= end:
         raise ValueError(f"cxloop_nightly needs a data interval, got [{start}, {end})")
-    backfill = str(context["dag_run"].run_type) in ("backfill", "DagRunType.BACKFILL_JOB")
-    return start, end, backfill
+    # The task SDK's DagRunType is a str enum whose str() is its member name: compare the value.
+    run_type = context["dag_run"].run_type
+    return start, end, getattr(run_type, "value", run_type) == "backfill"
 
 
 @task
@@ -102,7 +103,9 @@ def validate(batch: dict | None) -> dict | None:
     return gate.validate_batch(batch["batch_id"]).summary()
 
 
-@task(trigger_rule="all_done")
+# One build at a time across runs (pool cxloop_dbt has one slot): every build replaces the same
+# tables, and a backfill runs several days at once.
+@task(trigger_rule="all_done", pool="cxloop_dbt")
 def dbt_build() -> None:
     """`dbt build` (run + test) over the whole project, against the resolved warehouse."""
     from ingest import runner, warehouse

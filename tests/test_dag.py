@@ -71,6 +71,14 @@ def test_each_sources_extract_tasks_share_that_sources_pool_which_the_setup_crea
         assert pools[f"cxloop_{source}"]["slots"] >= 1
 
 
+def test_dbt_builds_run_one_at_a_time_across_concurrent_runs(dag):
+    import json
+
+    pools = json.loads((REPO_ROOT / "dags" / "pools.json").read_text())
+    assert dag.get_task("dbt_build").pool == "cxloop_dbt"
+    assert pools["cxloop_dbt"]["slots"] == 1
+
+
 def test_publish_emits_an_asset_for_every_mart_dbt_builds(dag):
     marts = sorted(p.stem for p in (REPO_ROOT / "dbt_project" / "models" / "marts").glob("*.sql"))
     assert sorted(asset.name for asset in dag.get_task("publish").outlets) == [f"marts.{m}" for m in marts]
@@ -124,3 +132,30 @@ def test_a_scheduled_run_for_logical_date_d_covers_d_to_d_plus_one_day_and_runs_
     assert info.data_interval == DataInterval(pdt(2026, 3, 8, 2, tz="UTC"), pdt(2026, 3, 9, 2, tz="UTC"))
     assert info.logical_date == pdt(2026, 3, 8, 2, tz="UTC")
     assert info.run_after == pdt(2026, 3, 9, 2, tz="UTC")
+
+
+@pytest.mark.parametrize(("run_type", "backfill"), [("BACKFILL", True), ("SCHEDULED", False), ("MANUAL", False)])
+def test_a_tasks_window_is_its_runs_data_interval_and_a_backfill_run_says_so(run_type, backfill):
+    from types import SimpleNamespace
+
+    from airflow.sdk.api.datamodels._generated import DagRunType
+    from pendulum import datetime as pdt
+
+    from dags.cxloop_nightly import _window
+
+    start, end = pdt(2026, 3, 8, 2, tz="UTC"), pdt(2026, 3, 9, 2, tz="UTC")
+    context = {"data_interval_start": start, "data_interval_end": end,
+               "dag_run": SimpleNamespace(run_type=DagRunType[run_type])}
+    assert _window(context) == (start, end, backfill)
+
+
+def test_a_run_without_a_data_interval_is_refused():
+    from types import SimpleNamespace
+
+    from pendulum import datetime as pdt
+
+    from dags.cxloop_nightly import _window
+
+    at = pdt(2026, 3, 9, 2, tz="UTC")
+    with pytest.raises(ValueError, match="needs a data interval"):
+        _window({"data_interval_start": at, "data_interval_end": at, "dag_run": SimpleNamespace(run_type="manual")})
