@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from expectations import data_docs
 from ingest import warehouse
 from scripts.headline import headline_lines
 
@@ -41,16 +42,26 @@ def print_summary(wh: warehouse.Warehouse) -> None:
                           count(*) filter (where outcome = 'warned'),
                           count(*) filter (where outcome = 'quarantined'),
                           count(*) filter (where outcome = 'released')
-                   from audit.validation_runs"""
+                   from audit.validation_runs where batch_id is not null"""
             ).fetchone()
             print("\nQuality gate (all runs): {} suites, {} batches validated: {} passed, {} with warnings, "
                   "{} quarantined, {} released".format(*gate))
+            marts = conn.execute(
+                """select count(*), count(*) filter (where success)
+                   from (select distinct on (suite) suite, success from audit.validation_runs
+                         where batch_id is null order by suite, evaluated_at desc) as latest"""
+            ).fetchone()
+            if marts[0]:
+                print(f"  mart suites, last run: {marts[1]}/{marts[0]} passed")
             failing = conn.execute(
                 """select suite, expectation, coalesce(column_name, ''), severity, count(*)
                    from audit.validation_failures group by 1, 2, 3, 4 order by 1, 2"""
             ).fetchall()
             for suite, expectation, column, severity, times in failing:
                 print(f"  [{severity}] {suite}: {expectation} {column} ({times}x)")
+            site = data_docs.site_dir() / "index.html"
+            print(f"  Data Docs: {site}" if site.exists()
+                  else "  Data Docs: not built yet (.venv/bin/python -m expectations docs)")
         nps = conn.execute(
             """select date, sum(responses), sum(promoters), sum(passives), sum(detractors)
                from marts.kpi_nps_daily group by date order by date desc limit 7"""
