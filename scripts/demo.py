@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +26,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=3, help="nightly runs to make, ending today")
     parser.add_argument("--customers", type=int, default=1000, help="size of the synthetic company")
+    parser.add_argument("--until", type=date.fromisoformat, default=None,
+                        help="last logical date to run, YYYY-MM-DD (default: today)")
     args = parser.parse_args()
 
     from ingest import warehouse
@@ -41,7 +43,8 @@ def main() -> int:
     with launch.start(company, drop_folder=HOME / "drops") as sims:
         env = airflow_cli.airflow_env(Path(os.environ["AIRFLOW_HOME"]), sims.env)
         airflow_cli.migrate(env, logs / "airflow-db-migrate.log")
-        dates = [(today - timedelta(days=n)).replace(hour=2).isoformat() for n in range(args.days - 1, -1, -1)]
+        last = datetime.combine(args.until, datetime.min.time(), UTC) if args.until else today
+        dates = [(last - timedelta(days=n)).replace(hour=2).isoformat() for n in range(args.days - 1, -1, -1)]
         for number, logical_date in enumerate(dates, start=1):
             log = logs / f"dags-test-{logical_date[:10]}.log"
             seconds = airflow_cli.dags_test(logical_date, env, log)
