@@ -75,7 +75,15 @@ def _window(context: dict) -> tuple[datetime, datetime, bool]:
         raise ValueError(f"cxloop_nightly needs a data interval, got [{start}, {end})")
     # The task SDK's DagRunType is a str enum whose str() is its member name: compare the value.
     run_type = context["dag_run"].run_type
-    return start, end, getattr(run_type, "value", run_type) == "backfill"
+    backfill = getattr(run_type, "value", run_type) == "backfill"
+    logical = context.get("logical_date")
+    if backfill and logical is not None and start != logical:
+        # A manual run at logical date D covers [D - 1 day, D), a scheduled one [D, D + 1 day).
+        # A backfill over D takes over an earlier manual run at D (cleared, same run_id) and
+        # with it that run's interval: without this shift the day the backfill was asked for
+        # would never be read, and the day before read twice.
+        start, end = logical, logical + (end - start)
+    return start, end, backfill
 
 
 @task

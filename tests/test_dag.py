@@ -134,8 +134,10 @@ def test_a_scheduled_run_for_logical_date_d_covers_d_to_d_plus_one_day_and_runs_
     assert info.run_after == pdt(2026, 3, 9, 2, tz="UTC")
 
 
-@pytest.mark.parametrize(("run_type", "backfill"), [("BACKFILL", True), ("SCHEDULED", False), ("MANUAL", False)])
-def test_a_tasks_window_is_its_runs_data_interval_and_a_backfill_run_says_so(run_type, backfill):
+# A scheduled or backfill run's logical date opens its interval; a manual run's closes it.
+@pytest.mark.parametrize(("run_type", "logical_day", "backfill"),
+                         [("BACKFILL", 8, True), ("SCHEDULED", 8, False), ("MANUAL", 9, False)])
+def test_a_tasks_window_is_its_runs_data_interval_and_a_backfill_run_says_so(run_type, logical_day, backfill):
     from types import SimpleNamespace
 
     from airflow.sdk.api.datamodels._generated import DagRunType
@@ -145,8 +147,25 @@ def test_a_tasks_window_is_its_runs_data_interval_and_a_backfill_run_says_so(run
 
     start, end = pdt(2026, 3, 8, 2, tz="UTC"), pdt(2026, 3, 9, 2, tz="UTC")
     context = {"data_interval_start": start, "data_interval_end": end,
+               "logical_date": pdt(2026, 3, logical_day, 2, tz="UTC"),
                "dag_run": SimpleNamespace(run_type=DagRunType[run_type])}
     assert _window(context) == (start, end, backfill)
+
+
+def test_a_manual_run_taken_over_by_a_backfill_reads_the_day_the_backfill_asked_for():
+    from types import SimpleNamespace
+
+    from airflow.sdk.api.datamodels._generated import DagRunType
+    from pendulum import datetime as pdt
+
+    from dags.cxloop_nightly import _window
+
+    # `dags test` at 03-09 02:00 made a manual run over [03-08, 03-09); `backfill create` over
+    # 03-09 clears that run and makes it a backfill run, keeping its stored interval.
+    context = {"data_interval_start": pdt(2026, 3, 8, 2, tz="UTC"), "data_interval_end": pdt(2026, 3, 9, 2, tz="UTC"),
+               "logical_date": pdt(2026, 3, 9, 2, tz="UTC"),
+               "dag_run": SimpleNamespace(run_type=DagRunType.BACKFILL)}
+    assert _window(context) == (pdt(2026, 3, 9, 2, tz="UTC"), pdt(2026, 3, 10, 2, tz="UTC"), True)
 
 
 def test_a_run_without_a_data_interval_is_refused():
