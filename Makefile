@@ -16,7 +16,7 @@ export AIRFLOW__CORE__DAGS_FOLDER  := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test bench lint stop dbt docs docs-serve clean help
+.PHONY: install demo test bench lint stop dbt docs docs-serve backfill clean help
 
 help:
 	@echo "make demo   run cxloop_nightly for the last 3 days against the bundled simulators"
@@ -26,6 +26,7 @@ help:
 	@echo "make stop   stop the embedded warehouse"
 	@echo "make dbt ARGS='build --select marts'   run dbt against the warehouse"
 	@echo "make docs   write the dbt docs site (one HTML file) under .cxloop/dbt_docs"
+	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD   an Airflow backfill of those days, with progress"
 	@echo "make docs-serve   serve the dbt docs site on http://localhost:8080"
 
 install: $(STAMP)
@@ -55,6 +56,10 @@ stop: $(STAMP)
 
 dbt: $(STAMP)
 	$(BIN)/python -m ingest dbt $(ARGS)
+
+backfill: $(STAMP)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
+	$(BIN)/python scripts/backfill.py $(FROM) $(TO)
 
 # One self-contained HTML file: it opens from disk, no server needed.
 docs: $(STAMP)

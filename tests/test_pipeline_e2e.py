@@ -80,6 +80,7 @@ def airflow(warehouse_session, simulators, tmp_path_factory):
         assert state["state"] == expect, f"run {logical_date} ended {state['state']}; see {log}"
         return state
 
+    run.env = env  # for a test that drives Airflow itself, on the same metadata DB
     return run
 
 
@@ -143,3 +144,49 @@ def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db
     finally:
         embedded_postgres.stop(home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_airflow_backfill_behind_the_cursor_runs_under_the_scheduler_and_changes_nothing(
+        wh, db, airflow, simulators, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # Two manual runs, as `make demo` makes them: together they read everything up to 03-09 02:00.
+    airflow("2026-03-08T02:00:00+00:00")
+    airflow("2026-03-09T02:00:00+00:00")
+    cursors = db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall()
+    before = row_counts(db)
+    (nightly_batches, nightly_done) = db.execute("select count(*), max(loaded_at) from audit.load_batches").fetchone()
+
+    # `make backfill` for two days already read: a real scheduler runs them. 03-08 has the
+    # manual run above, which the backfill takes over (cleared, same run_id).
+    env = {**os.environ, **airflow.env, "CXLOOP_TASK_RETRIES": "0"}
+    proc = subprocess.run([sys.executable, str(airflow_cli.REPO_ROOT / "scripts" / "backfill.py"),
+                           "2026-03-07", "2026-03-08", "--port", str(_free_port()), "--timeout-minutes", "10"],
+                          env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "backfill 2026-03-07..2026-03-08: 2/2 runs done" in proc.stdout
+
+    runs = airflow_cli.latest_runs(airflow.env)
+    backfilled = {d[:10]: (r["run_id"].split("__")[0], r["state"])
+                  for d, r in runs.items() if d[:10] in ("2026-03-07", "2026-03-08")}
+    assert backfilled == {"2026-03-07": ("backfill", "success"), "2026-03-08": ("manual", "success")}
+    # Each backfill run read exactly the day it stands for, and no cursor went back.
+    windows = db.execute("""select window_start, window_end from audit.load_batches
+                            where source = 'typeform' and loaded_at > %s""", [nightly_done]).fetchall()
+    assert sorted(windows) == [(datetime(2026, 3, 7, 2, tzinfo=UTC), datetime(2026, 3, 8, 2, tzinfo=UTC)),
+                               (datetime(2026, 3, 8, 2, tzinfo=UTC), datetime(2026, 3, 9, 2, tzinfo=UTC))]
+    # One batch per configured stream per run, like the nightly runs'.
+    assert db.execute("select count(*) from audit.load_batches").fetchone() == (2 * nightly_batches,)
+    assert db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall() == cursors
+    assert row_counts(db) == before
+    assert mart(db) == expected_nps_by_day(datetime(2026, 3, 9, 2, tzinfo=UTC))

@@ -1,0 +1,87 @@
+"""A local Airflow (api-server, scheduler, dag-processor, triggerer) for the embedded setup.
+
+`airflow dags test` runs one DAG run in-process; a backfill or the web UI needs the real
+components. `airflow standalone` starts them all on the SQLite metadata DB with the
+LocalExecutor; this module starts it in the background, waits until the API answers and the
+DAG is parsed, and stops the whole process group afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from scripts.airflow_cli import AIRFLOW, DAG_ID
+
+
+def stack_env(env: Mapping[str, str], port: int) -> dict[str, str]:
+    """`env` plus what standalone needs: its port, where tasks reach the API, and no login."""
+    venv_bin = str(Path(AIRFLOW).parent)
+    return {
+        **env,
+        # standalone starts each component as an `airflow` subprocess found on PATH.
+        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+        "AIRFLOW__API__PORT": str(port),
+        # Airflow 3 tasks report to the API server's execution API, wherever it listens.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        # A local, loopback-only UI: every visitor is an admin, so there is no password to find.
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+    }
+
+
+def _wait_for(what: str, ready, timeout: float, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited ({process.returncode}) before {what}; see {log}")
+        if ready():
+            return
+        time.sleep(2)
+    raise TimeoutError(f"airflow standalone: no {what} after {timeout:.0f}s; see {log}")
+
+
+def _api_healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def _dag_parsed(env: Mapping[str, str]) -> bool:
+    proc = subprocess.run([AIRFLOW, "dags", "details", DAG_ID, "-o", "json"], env=dict(env),
+                          capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and DAG_ID in proc.stdout
+
+
+@contextmanager
+def running(env: Mapping[str, str], log: Path, port: int = 8080, timeout: float = 240) -> Iterator[dict[str, str]]:
+    """Run `airflow standalone` until the block ends; yields the environment to talk to it with."""
+    full_env = stack_env(env, port)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen([AIRFLOW, "standalone"], env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        _wait_for("healthy API", lambda: _api_healthy(port), timeout, process, log)
+        _wait_for(f"parsed {DAG_ID}", lambda: _dag_parsed(full_env), timeout, process, log)
+        yield full_env
+    finally:
+        # standalone's components are its children: stop the whole group, then make sure.
+        for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
