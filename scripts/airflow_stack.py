@@ -8,6 +8,7 @@ DAG is parsed, and stops the whole process group afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,16 @@ def _api_healthy(port: int) -> bool:
             return answer.status == 200
     except OSError:
         return False
+
+
+def api_get(port: int, path: str) -> dict:
+    """GET `/api/v2<path>` from the local stack, with the token its all-admins login hands out."""
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as answer:
+        token = json.load(answer)["access_token"]
+    request = urllib.request.Request(f"{base}/api/v2{path}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
 
 
 def _dag_parsed(env: Mapping[str, str]) -> bool:

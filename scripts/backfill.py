@@ -47,6 +47,33 @@ def backfill_runs(env: dict[str, str], first: date, last: date) -> dict[str, str
             if first <= datetime.fromisoformat(logical).date() <= last}
 
 
+def _wait_until_marked_complete(port: int, timeout: float) -> bool:
+    """Wait for the scheduler to mark every backfill of the DAG complete; False on timeout."""
+    # It does so on its own 30 s timer once a backfill's last run has ended. Stopping before
+    # then leaves the backfill active for good: the UI says "in progress", and Airflow refuses
+    # the DAG's next backfill (AlreadyRunningBackfill).
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        backfills = airflow_stack.api_get(port, f"/backfills?dag_id={airflow_cli.DAG_ID}")["backfills"]
+        if all(b["completed_at"] for b in backfills):
+            return True
+        time.sleep(5)
+    return False
+
+
+def _create_backfill(env: dict[str, str], first: date, last: date, max_active_runs: int) -> bool:
+    """`airflow backfill create` over [first, last]; False if an earlier backfill is still active."""
+    proc = subprocess.run([airflow_cli.AIRFLOW, "backfill", "create", "--dag-id", airflow_cli.DAG_ID,
+                           "--from-date", first.isoformat(), "--to-date", f"{last.isoformat()}T23:59:59",
+                           "--max-active-runs", str(max_active_runs), "--reprocess-behavior", "completed"],
+                          env=env, capture_output=True, text=True, check=False)
+    if proc.returncode == 0:
+        return True
+    if "AlreadyRunningBackfill" in proc.stderr:
+        return False
+    raise RuntimeError(f"airflow backfill create failed:\n{proc.stderr[-3000:]}")
+
+
 def main() -> int:
     # `kill` should stop Airflow too: SystemExit unwinds the ExitStack that owns it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -89,11 +116,18 @@ def main() -> int:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([airflow_cli.AIRFLOW, "dags", "unpause", airflow_cli.DAG_ID, "-y"], env=env,
                        check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([airflow_cli.AIRFLOW, "backfill", "create", "--dag-id", airflow_cli.DAG_ID,
-                        "--from-date", args.first.isoformat(), "--to-date", f"{args.last.isoformat()}T23:59:59",
-                        "--max-active-runs", str(args.max_active_runs), "--reprocess-behavior", "completed"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
         print(f"starting Airflow on http://127.0.0.1:{args.port} (log: {logs / 'airflow-standalone.log'})")
+        if not _create_backfill(env, args.first, args.last, args.max_active_runs):
+            # An earlier backfill was interrupted (or stopped before it was marked complete):
+            # let the scheduler finish it rather than cancel work someone asked for.
+            print("an earlier backfill of the DAG is still active: letting Airflow finish it first")
+            with airflow_stack.running(env, logs / "airflow-standalone.log", args.port):
+                if not _wait_until_marked_complete(args.port, args.timeout_minutes * 60):
+                    print("the earlier backfill did not finish in time; see the Airflow UI", file=sys.stderr)
+                    return 1
+            if not _create_backfill(env, args.first, args.last, args.max_active_runs):
+                print("Airflow still reports an active backfill of the DAG", file=sys.stderr)
+                return 1
         stack_env = stack.enter_context(airflow_stack.running(env, logs / "airflow-standalone.log", args.port))
         started, shown, states = time.monotonic(), None, {}
         while True:
@@ -106,6 +140,8 @@ def main() -> int:
                 print(f"{line}  ({time.monotonic() - started:.0f}s)", flush=True)
                 shown = line
             if done >= total:
+                if not _wait_until_marked_complete(args.port, 120):
+                    print("warning: the scheduler had not marked the backfill complete", file=sys.stderr)
                 break
             if time.monotonic() - started > args.timeout_minutes * 60:
                 print(f"gave up waiting after {args.timeout_minutes:.0f} minutes", file=sys.stderr)
