@@ -15,7 +15,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from scripts.airflow_cli import AIRFLOW, DAG_ID
@@ -85,14 +85,25 @@ def running(env: Mapping[str, str], log: Path, port: int = 8080, timeout: float 
         _wait_for(f"parsed {DAG_ID}", lambda: _dag_parsed(full_env), timeout, process, log)
         yield full_env
     finally:
-        # standalone's components are its children: stop the whole group, then make sure.
-        for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 30) -> None:
+    # standalone's components are its children, in its process group. standalone itself can
+    # exit on SIGTERM while its scheduler is still shutting down (seen left running, orphaned,
+    # with idle LocalExecutor workers): wait for the whole group, then kill what is left.
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        process.poll()  # reap standalone, so that it does not count as alive
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

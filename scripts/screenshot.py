@@ -46,6 +46,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs")
     parser.add_argument("--port", type=int, default=8093)
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         parser.error("needs Chromium: apt-get install -y chromium")
