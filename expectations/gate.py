@@ -249,7 +249,9 @@ def run_mart_suite(suite_name: str, wh: warehouse.Warehouse | None = None) -> Va
         (rows,) = conn.execute(f'select count(*) from marts."{table}"').fetchone()
     context, source = _context(wh)
     suite = context.suites.add(load_suite(suite_name))
-    asset = source.add_table_asset(name=table, table_name=table, schema_name="marts")
+    # A query asset, not a table asset: GX deprecated an asset's schema_name, and its Postgres
+    # datasource has no schema of its own to fall back to.
+    asset = source.add_query_asset(name=table, query=f'select * from marts."{table}"')
     result = asset.add_batch_definition_whole_table("mart").get_batch().validate(suite)
     return _validation(suite_name, None, rows, result)
 
