@@ -168,16 +168,25 @@ VOLUME_HISTORY, VOLUME_MIN_BATCHES, VOLUME_SHARE = 14, 3, 0.1
 
 
 def min_expected_rows(conn, name: str, batch_id: str) -> int:
-    """The fewest rows batch `batch_id` of stream `name` should have, from the stream's recent batches."""
-    batches, median = conn.execute(
-        """select count(*), percentile_disc(0.5) within group (order by fetched)
+    """The fewest rows batch `batch_id` of stream `name` should hold, judged on what the source returned.
+
+    The bound is a tenth of the median that the stream's recent batches fetched. It is compared
+    with the batch's own fetched count, not its rows in raw: a rerun fetches records that raw
+    already has unchanged, and those keep the batch that first landed them. When the source
+    returned enough, the bound is 0; when it did not, the batch's rows (at most what it fetched)
+    fall short of it and the warning shows them.
+    """
+    batches, median, fetched = conn.execute(
+        """select count(*), percentile_disc(0.5) within group (order by fetched),
+                  (select fetched from audit.load_batches where batch_id = %s)
            from (select fetched from audit.load_batches
                  where source || '_' || stream = %s and batch_id <> %s and status <> 'quarantined'
                  order by loaded_at desc limit %s) as recent""",
-        (name, batch_id, VOLUME_HISTORY)).fetchone()
+        (batch_id, name, batch_id, VOLUME_HISTORY)).fetchone()
     if batches < VOLUME_MIN_BATCHES or not median:
         return 0
-    return math.ceil(median * VOLUME_SHARE)
+    bound = math.ceil(median * VOLUME_SHARE)
+    return bound if (fetched or 0) < bound else 0
 
 
 def _sqlalchemy_url(wh: warehouse.Warehouse) -> str:

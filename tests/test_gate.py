@@ -205,6 +205,17 @@ def test_an_empty_batch_is_a_warning_only_when_the_stream_usually_returns_rows(d
     assert gate.validate_batch(land(db, [response("quiet", nps=9), response("day", nps=8)])).outcome == "passed"
 
 
+def test_a_rerun_that_fetches_only_records_it_already_has_is_not_a_volume_warning(db):
+    days = [[response(f"d{day}-{n}", nps=9) for n in range(20)] for day in range(3)]
+    for records in days:
+        gate.validate_batch(land(db, records))
+    rerun = land(db, days[2])
+    # Unchanged records keep the batch that first landed them: the rerun's batch holds no rows.
+    assert db.execute("select count(*) from raw.typeform_responses where _batch_id = %s",
+                      (rerun,)).fetchone() == (0,)
+    assert gate.validate_batch(rerun).outcome == "passed"
+
+
 def test_every_kind_of_bad_batch_stays_out_of_staging_while_another_sources_good_batch_gets_in(db):
     ticket = {"id": 1, "status": "open", "created_at": "2026-03-01T10:00:00Z", "updated_at": "2026-03-01T11:00:00Z"}
     review = {"id": "v1", "stars": 4, "language": "en", "createdAt": "2026-03-01T10:00:00Z",
