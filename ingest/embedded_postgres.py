@@ -77,7 +77,8 @@ def _running(pgdata: Path) -> PostmasterInfo | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -107,7 +108,7 @@ def ensure_running(home: Path, port: int) -> EmbeddedServer:
                 "--auth=trust", "--encoding=UTF8", "--locale=C",
             ])
         if port == 0:
-            port = _free_port()
+            port = free_port()
         elif _port_taken(port):
             raise RuntimeError(
                 f"Port {port} on 127.0.0.1 is already in use, so the embedded warehouse cannot start. "

@@ -15,9 +15,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.warehouse import cxloop_home
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAG_ID = "cxloop_nightly"
+
+
+def local_airflow_home() -> Path:
+    """$AIRFLOW_HOME, by default `airflow/` in cxloop's home, set for this process too.
+
+    Entry points call it before anything imports Airflow, which reads its config from
+    AIRFLOW_HOME at import and would otherwise write ~/airflow.
+    """
+    os.environ.setdefault("AIRFLOW_HOME", str(cxloop_home() / "airflow"))
+    return Path(os.environ["AIRFLOW_HOME"])
 
 
 def airflow_env(airflow_home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

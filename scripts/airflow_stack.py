@@ -8,6 +8,7 @@ DAG is parsed, and stops the whole process group afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -56,12 +57,17 @@ def _api_healthy(port: int) -> bool:
         return False
 
 
+@functools.cache
+def _token(port: int) -> str:
+    # The all-admins login hands one out to anyone; it outlives any backfill we wait for.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/auth/token", timeout=10) as answer:
+        return json.load(answer)["access_token"]
+
+
 def api_get(port: int, path: str) -> dict:
-    """GET `/api/v2<path>` from the local stack, with the token its all-admins login hands out."""
-    base = f"http://127.0.0.1:{port}"
-    with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as answer:
-        token = json.load(answer)["access_token"]
-    request = urllib.request.Request(f"{base}/api/v2{path}", headers={"Authorization": f"Bearer {token}"})
+    """GET `/api/v2<path>` from the local stack, authenticated as its all-admins login."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2{path}",
+                                     headers={"Authorization": f"Bearer {_token(port)}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.load(answer)
 
@@ -86,6 +92,7 @@ def running(env: Mapping[str, str], log: Path, port: int = 8080, timeout: float 
         yield full_env
     finally:
         _stop_group(process)
+        _token.cache_clear()  # the next stack may sign its tokens with another secret
 
 
 def _stop_group(process: subprocess.Popen, grace: float = 30) -> None:

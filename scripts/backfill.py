@@ -21,13 +21,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("CXLOOP_HOME", str(REPO_ROOT / ".cxloop"))
-HOME = Path(os.environ["CXLOOP_HOME"])
-os.environ.setdefault("AIRFLOW_HOME", str(HOME / "airflow"))
 
+from ingest.warehouse import cxloop_home  # noqa: E402
 from scripts import airflow_cli, airflow_stack  # noqa: E402
 
+HOME = cxloop_home()
+AIRFLOW_HOME = airflow_cli.local_airflow_home()
+
 FINISHED = {"success", "failed"}
+STACK_LOG = HOME / "logs" / "airflow-standalone.log"
 
 
 def _source_connections() -> dict[str, str]:
@@ -74,6 +76,36 @@ def _create_backfill(env: dict[str, str], first: date, last: date, max_active_ru
     raise RuntimeError(f"airflow backfill create failed:\n{proc.stderr[-3000:]}")
 
 
+def _prepare_metadata(env: dict[str, str]) -> None:
+    # Everything that writes Airflow's SQLite DB happens before the scheduler starts, which
+    # would otherwise hold its lock (`database is locked`): migrate, parse the DAG into the
+    # DB and unpause it (the backfill's runs are created next, still before the scheduler).
+    airflow_cli.migrate(env, HOME / "logs" / "airflow-db-migrate.log")
+    subprocess.run([airflow_cli.AIRFLOW, "dags", "reserialize"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([airflow_cli.AIRFLOW, "dags", "unpause", airflow_cli.DAG_ID, "-y"], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def _follow(env: dict[str, str], first: date, last: date, deadline: float) -> list[str] | None:
+    """Print runs done / total as they change until every run has ended; the failed days, or None on timeout."""
+    total = (last - first).days + 1
+    started, shown, states = time.monotonic(), None, {}
+    while time.monotonic() < deadline:
+        states = backfill_runs(env, first, last) or states
+        done = sum(state in FINISHED for state in states.values())
+        failed = sorted(d[:10] for d, state in states.items() if state == "failed")
+        line = f"  backfill {first}..{last}: {done}/{total} runs done" + (
+            f", failed: {', '.join(failed)}" if failed else "")
+        if line != shown:
+            print(f"{line}  ({time.monotonic() - started:.0f}s)", flush=True)
+            shown = line
+        if done >= total:
+            return failed
+        time.sleep(5)
+    return None
+
+
 def main() -> int:
     # `kill` should stop Airflow too: SystemExit unwinds the ExitStack that owns it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -86,7 +118,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.last < args.first:
         parser.error("TO is before FROM")
-    total = (args.last - args.first).days + 1
 
     from ingest import warehouse
     from ingest.simulators import launch
@@ -94,7 +125,6 @@ def main() -> int:
 
     # Started here, once, rather than by whichever of the parallel tasks gets there first.
     print(f"warehouse {warehouse.resolve().uri()}")
-    logs = HOME / "logs"
     with ExitStack() as stack:
         connections = _source_connections()
         if not connections:
@@ -103,54 +133,36 @@ def main() -> int:
                                                     drop_folder=HOME / "drops"))
             connections = sims.env
             print("no source connections set: the bundled simulators stand in for the APIs")
-        env = airflow_cli.airflow_env(Path(os.environ["AIRFLOW_HOME"]), connections)
+        env = airflow_cli.airflow_env(AIRFLOW_HOME, connections)
         # The scheduler queues no task of a paused DAG, backfill runs included; so the DAG is
         # unpaused, and the scheduler told to create no run from the schedule: it runs the
         # backfill's runs and nothing else.
         env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
-        airflow_cli.migrate(env, logs / "airflow-db-migrate.log")
-        # Everything that writes Airflow's SQLite DB from here happens before the scheduler
-        # starts, which would otherwise hold its lock (`database is locked`): parse the DAG
-        # into the DB, unpause it, and create the backfill's runs.
-        subprocess.run([airflow_cli.AIRFLOW, "dags", "reserialize"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run([airflow_cli.AIRFLOW, "dags", "unpause", airflow_cli.DAG_ID, "-y"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
-        print(f"starting Airflow on http://127.0.0.1:{args.port} (log: {logs / 'airflow-standalone.log'})")
+        _prepare_metadata(env)
+        print(f"starting Airflow on http://127.0.0.1:{args.port} (log: {STACK_LOG})")
         if not _create_backfill(env, args.first, args.last, args.max_active_runs):
             # An earlier backfill was interrupted (or stopped before it was marked complete):
             # let the scheduler finish it rather than cancel work someone asked for.
             print("an earlier backfill of the DAG is still active: letting Airflow finish it first")
-            with airflow_stack.running(env, logs / "airflow-standalone.log", args.port):
+            with airflow_stack.running(env, STACK_LOG, args.port):
                 if not _wait_until_marked_complete(args.port, args.timeout_minutes * 60):
                     print("the earlier backfill did not finish in time; see the Airflow UI", file=sys.stderr)
                     return 1
             if not _create_backfill(env, args.first, args.last, args.max_active_runs):
                 print("Airflow still reports an active backfill of the DAG", file=sys.stderr)
                 return 1
-        stack_env = stack.enter_context(airflow_stack.running(env, logs / "airflow-standalone.log", args.port))
-        started, shown, states = time.monotonic(), None, {}
-        while True:
-            states = backfill_runs(stack_env, args.first, args.last) or states
-            done = sum(state in FINISHED for state in states.values())
-            failed = sorted(d[:10] for d, state in states.items() if state == "failed")
-            line = f"  backfill {args.first}..{args.last}: {done}/{total} runs done" + (
-                f", failed: {', '.join(failed)}" if failed else "")
-            if line != shown:
-                print(f"{line}  ({time.monotonic() - started:.0f}s)", flush=True)
-                shown = line
-            if done >= total:
-                if not _wait_until_marked_complete(args.port, 120):
-                    print("warning: the scheduler had not marked the backfill complete", file=sys.stderr)
-                break
-            if time.monotonic() - started > args.timeout_minutes * 60:
-                print(f"gave up waiting after {args.timeout_minutes:.0f} minutes", file=sys.stderr)
-                return 1
-            time.sleep(5)
+        stack_env = stack.enter_context(airflow_stack.running(env, STACK_LOG, args.port))
+        started = time.monotonic()
+        failed = _follow(stack_env, args.first, args.last, deadline=started + args.timeout_minutes * 60)
+        if failed is None:
+            print(f"gave up waiting after {args.timeout_minutes:.0f} minutes", file=sys.stderr)
+            return 1
+        if not _wait_until_marked_complete(args.port, 120):
+            print("warning: the scheduler had not marked the backfill complete", file=sys.stderr)
     if failed:
-        print(f"FAILED: {len(failed)} run(s); see the task logs under {Path(os.environ['AIRFLOW_HOME']) / 'logs'}")
+        print(f"FAILED: {len(failed)} run(s); see the task logs under {AIRFLOW_HOME / 'logs'}")
         return 1
-    print(f"backfill done: {total} runs in {time.monotonic() - started:.0f}s")
+    print(f"backfill done: {(args.last - args.first).days + 1} runs in {time.monotonic() - started:.0f}s")
     return 0
 
 

@@ -17,16 +17,14 @@ from collections import Counter
 import psycopg
 
 
-def marts(uri: str) -> set[str]:
-    with psycopg.connect(uri) as conn:
-        return {name for (name,) in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'")}
+def marts(conn: psycopg.Connection) -> set[str]:
+    return {name for (name,) in conn.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts'")}
 
 
-def mart_rows(uri: str, mart: str, ignored: list[str]) -> Counter[str]:
-    with psycopg.connect(uri) as conn:
-        return Counter(row for (row,) in conn.execute(
-            f"select (to_jsonb(t) - %s::text[])::text from marts.{mart} as t", [ignored]))
+def mart_rows(conn: psycopg.Connection, mart: str, ignored: list[str]) -> Counter[str]:
+    return Counter(row for (row,) in conn.execute(
+        f"select (to_jsonb(t) - %s::text[])::text from marts.{mart} as t", [ignored]))
 
 
 def main() -> int:
@@ -39,11 +37,12 @@ def main() -> int:
     ignored = args.ignored or ["loaded_at"]
     differing = 0
     print(f"{'mart':<24} {'left':>8} {'right':>8} {'only left':>10} {'only right':>11}")
-    for mart in sorted(marts(args.left) | marts(args.right)):
-        left, right = mart_rows(args.left, mart, ignored), mart_rows(args.right, mart, ignored)
-        only_left, only_right = sum((left - right).values()), sum((right - left).values())
-        differing += bool(only_left or only_right)
-        print(f"{mart:<24} {left.total():>8} {right.total():>8} {only_left:>10} {only_right:>11}")
+    with psycopg.connect(args.left) as left_db, psycopg.connect(args.right) as right_db:
+        for mart in sorted(marts(left_db) | marts(right_db)):
+            left, right = mart_rows(left_db, mart, ignored), mart_rows(right_db, mart, ignored)
+            only_left, only_right = sum((left - right).values()), sum((right - left).values())
+            differing += bool(only_left or only_right)
+            print(f"{mart:<24} {left.total():>8} {right.total():>8} {only_left:>10} {only_right:>11}")
     print("identical" if not differing else f"{differing} mart(s) differ")
     return 1 if differing else 0
 

@@ -8,18 +8,18 @@ what landed and what the marts say.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("CXLOOP_HOME", str(REPO_ROOT / ".cxloop"))
-HOME = Path(os.environ["CXLOOP_HOME"])
-os.environ.setdefault("AIRFLOW_HOME", str(HOME / "airflow"))
 
+from ingest.warehouse import cxloop_home  # noqa: E402
 from scripts import airflow_cli  # noqa: E402
+
+HOME = cxloop_home()
+AIRFLOW_HOME = airflow_cli.local_airflow_home()
 
 
 def main() -> int:
@@ -41,7 +41,7 @@ def main() -> int:
     print(f"cxloop demo: warehouse {wh.uri()} ({'embedded' if wh.embedded else 'configured'})")
     logs = HOME / "logs"
     with launch.start(company, drop_folder=HOME / "drops") as sims:
-        env = airflow_cli.airflow_env(Path(os.environ["AIRFLOW_HOME"]), sims.env)
+        env = airflow_cli.airflow_env(AIRFLOW_HOME, sims.env)
         airflow_cli.migrate(env, logs / "airflow-db-migrate.log")
         last = datetime.combine(args.until, datetime.min.time(), UTC) if args.until else today
         dates = [(last - timedelta(days=n)).replace(hour=2).isoformat() for n in range(args.days - 1, -1, -1)]

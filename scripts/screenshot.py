@@ -10,7 +10,6 @@ grid view and its last run's view as PNG. Needs Debian's `chromium`; it is not p
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -20,11 +19,13 @@ from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("CXLOOP_HOME", str(REPO_ROOT / ".cxloop"))
-HOME = Path(os.environ["CXLOOP_HOME"])
-os.environ.setdefault("AIRFLOW_HOME", str(HOME / "airflow"))
 
+from ingest.warehouse import cxloop_home  # noqa: E402
 from scripts import airflow_cli, airflow_stack  # noqa: E402
+
+HOME = cxloop_home()
+AIRFLOW_HOME = airflow_cli.local_airflow_home()
+
 
 # Without the background-networking flags, Chromium keeps trying to reach Google's hosts and
 # this closed network refuses every attempt.
@@ -51,12 +52,12 @@ def main() -> int:
     if chromium is None:
         parser.error("needs Chromium: apt-get install -y chromium")
 
-    env = airflow_cli.airflow_env(Path(os.environ["AIRFLOW_HOME"]))
+    env = airflow_cli.airflow_env(AIRFLOW_HOME)
     # Show what is there; start nothing new.
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     runs = airflow_cli.latest_runs(env)
     if not runs:
-        parser.error(f"no run of {airflow_cli.DAG_ID} in {os.environ['AIRFLOW_HOME']}: run `make demo` first")
+        parser.error(f"no run of {airflow_cli.DAG_ID} in {AIRFLOW_HOME}: run `make demo` first")
     last = runs[max(runs)]
     if last["state"] != "success":
         parser.error(f"the last run ({last['run_id']}) is {last['state']}, not success")

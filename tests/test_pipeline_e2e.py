@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import embedded_postgres
 from ingest.simulators import launch
 from ingest.simulators.company import NPS_FORM, Company
 from scripts import airflow_cli
@@ -129,7 +130,7 @@ def test_a_source_answering_500_throughout_fails_the_run_but_not_the_other_sourc
 
 
 def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db, airflow):
-    from ingest import embedded_postgres, warehouse
+    from ingest import warehouse
 
     # Not under pytest's tmp_path: another pytest session starting meanwhile re-locks that tree
     # to its owner (0700), and the server runs as an unprivileged user.
@@ -144,14 +145,6 @@ def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db
     finally:
         embedded_postgres.stop(home)
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_an_airflow_backfill_behind_the_cursor_runs_under_the_scheduler_and_changes_nothing(
@@ -171,7 +164,8 @@ def test_an_airflow_backfill_behind_the_cursor_runs_under_the_scheduler_and_chan
     # manual run above, which the backfill takes over (cleared, same run_id).
     env = {**os.environ, **airflow.env, "CXLOOP_TASK_RETRIES": "0"}
     proc = subprocess.run([sys.executable, str(airflow_cli.REPO_ROOT / "scripts" / "backfill.py"),
-                           "2026-03-07", "2026-03-08", "--port", str(_free_port()), "--timeout-minutes", "10"],
+                           "2026-03-07", "2026-03-08", "--port", str(embedded_postgres.free_port()),
+                           "--timeout-minutes", "10"],
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "backfill 2026-03-07..2026-03-08: 2/2 runs done" in proc.stdout
