@@ -120,8 +120,8 @@ def main() -> int:
         parser.error("TO is before FROM")
 
     from ingest import warehouse
-    from ingest.simulators import launch
-    from ingest.simulators.company import Company
+    from simulators import launch
+    from simulators.company import Company
 
     # Started here, once, rather than by whichever of the parallel tasks gets there first.
     print(f"warehouse {warehouse.resolve().uri()}")

@@ -29,7 +29,7 @@ PAGE = 1000
 
 def records(count: int) -> Iterator[list[dict]]:
     """`count` distinct responses, in pages, built from a few hundred real simulator responses."""
-    from ingest.simulators.company import Company
+    from simulators.company import Company
 
     templates = list(Company(customers=300).typeform_responses())
     base = datetime(2026, 1, 1, tzinfo=UTC)

@@ -31,9 +31,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from ingest import warehouse
-    from ingest.simulators import launch
-    from ingest.simulators.company import Company
     from scripts import summary
+    from simulators import launch
+    from simulators.company import Company
 
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     company = Company(customers=args.customers, end=today, days=90)

@@ -103,3 +103,15 @@ def test_metabase_is_set_up_to_read_the_warehouse_as_cxloop_bi_after_it_is_healt
     script = (ROOT / "docker" / "metabase_setup.py").read_text()
     assert '"user": "cxloop_bi"' in script and '"dbname": "cxloop"' in script
     assert "CXLOOP_BI_PASSWORD" in setup["environment"]
+
+
+def test_the_simulators_are_a_separate_image_and_stay_out_of_the_production_one():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+) AS (\S+)$", dockerfile, flags=re.MULTILINE)
+    assert [name for _, name in stages] == ["cxloop", "simulators", "production"]
+    copies = {stage: re.findall(r"^COPY .*$", body, flags=re.MULTILINE)
+              for stage, body in zip(["cxloop", "simulators", "production"],
+                                     re.split(r"^FROM .*$", dockerfile, flags=re.MULTILINE)[1:], strict=True)}
+    assert not any("simulators" in line for line in copies["cxloop"]) and copies["production"] == []
+    assert copies["simulators"] == ["COPY --chown=airflow:root simulators /opt/cxloop/simulators"]
+    assert SERVICES["simulators"]["build"] == {"context": ".", "target": "simulators"}

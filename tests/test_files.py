@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest import files, runner
-from ingest.simulators.company import Company
-from ingest.simulators.files import DATASETS, write_drop
 from ingest.streams import Window
+from simulators.company import Company
+from simulators.files import DATASETS, write_drop
 
 COMPANY = Company(customers=40, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 WINDOW = Window(COMPANY.end - (COMPANY.end - COMPANY.start), COMPANY.end)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ingest.http import HttpClient, RetryPolicy, SourceHTTPError
-from ingest.simulators.company import NPS_FORM, Company
-from ingest.simulators.server import Fault, Simulator
-from ingest.simulators.typeform import TypeformApi
+from simulators.company import NPS_FORM, Company
+from simulators.server import Fault, Simulator
+from simulators.typeform import TypeformApi
 
 TOKEN = "secret-token-123456"
 PATH = f"forms/{NPS_FORM}/responses"

@@ -9,10 +9,10 @@ import pytest
 
 from ingest import hubspot, runner
 from ingest.connections import get_connection
-from ingest.simulators.company import Company
-from ingest.simulators.hubspot import HubSpotApi
-from ingest.simulators.server import Fault, Simulator
 from ingest.streams import Window
+from simulators.company import Company
+from simulators.hubspot import HubSpotApi
+from simulators.server import Fault, Simulator
 
 COMPANY = Company(customers=60, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 TOKEN = "hs-test-token-9876"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ingest import embedded_postgres
-from ingest.simulators import launch
-from ingest.simulators.company import NPS_FORM, Company
 from scripts import airflow_cli
+from simulators import launch
+from simulators.company import NPS_FORM, Company
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,7 @@ def test_two_nightly_runs_build_the_exact_nps_then_reruns_change_nothing(wh, db,
 
 def test_a_source_answering_500_throughout_fails_the_run_but_not_the_other_sources_marts(
         wh, db, airflow, simulators):
-    from ingest.simulators.server import Fault
+    from simulators.server import Fault
 
     simulators.servers["trustpilot"].inject(Fault("status", status=500), times=10_000)
     try:

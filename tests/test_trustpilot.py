@@ -14,10 +14,10 @@ import requests
 from ingest import runner, trustpilot
 from ingest.connections import get_connection
 from ingest.http import SourceHTTPError
-from ingest.simulators.company import VERBATIMS, Company, iso
-from ingest.simulators.server import Fault, Simulator, first
-from ingest.simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TITLES, RateLimit, TrustpilotApi
 from ingest.streams import Window, parse_timestamp
+from simulators.company import VERBATIMS, Company, iso
+from simulators.server import Fault, Simulator, first
+from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TITLES, RateLimit, TrustpilotApi
 
 COMPANY = Company(customers=150, end=datetime(2026, 3, 10, tzinfo=UTC), days=60)
 ALL = TrustpilotApi(COMPANY).reviews()

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest import runner, typeform
-from ingest.simulators import launch
-from ingest.simulators.company import FORMS, NPS_FORM, Company
-from ingest.simulators.server import Fault
 from ingest.streams import Window
+from simulators import launch
+from simulators.company import FORMS, NPS_FORM, Company
+from simulators.server import Fault
 
 COMPANY = Company(customers=60, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 ALL = [r for r in COMPANY.typeform_responses()]

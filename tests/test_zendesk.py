@@ -14,10 +14,10 @@ import pytest
 from ingest import runner, zendesk
 from ingest.connections import get_connection
 from ingest.http import SourceHTTPError
-from ingest.simulators.company import Company
-from ingest.simulators.server import Fault, Simulator
-from ingest.simulators.zendesk import ZendeskApi
 from ingest.streams import Window
+from simulators.company import Company
+from simulators.server import Fault, Simulator
+from simulators.zendesk import ZendeskApi
 
 COMPANY = Company(customers=40, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 END = COMPANY.end

@@ -7,13 +7,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.simulators import files
-from ingest.simulators.company import FORMS, Company
-from ingest.simulators.hubspot import HubSpotApi
-from ingest.simulators.server import Simulator
-from ingest.simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
-from ingest.simulators.typeform import TypeformApi
-from ingest.simulators.zendesk import ZendeskApi
+from simulators import files
+from simulators.company import FORMS, Company
+from simulators.hubspot import HubSpotApi
+from simulators.server import Simulator
+from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
+from simulators.typeform import TypeformApi
+from simulators.zendesk import ZendeskApi
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Simulators:
         self._stack.close()
 
 
-# Fixed ports for `python -m ingest.simulators` (docker compose's demo profile); tests use any free port.
+# Fixed ports for `python -m simulators` (docker compose's demo profile); tests use any free port.
 PORTS = {"hubspot": 8101, "zendesk": 8102, "trustpilot": 8103, "typeform": 8104}
 
 

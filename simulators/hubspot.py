@@ -20,8 +20,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.simulators.company import Company, Person, iso
-from ingest.simulators.server import Query, Reply, bearer_ok, first, spoil_first
+from simulators.company import Company, Person, iso
+from simulators.server import Query, Reply, bearer_ok, first, spoil_first
 
 MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
 OWNERS = ["71001", "71002", "71003", "71004"]

@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from ingest.simulators.company import VERBATIMS, Company, iso
+from simulators.company import VERBATIMS, Company, iso
 
 DATASETS = {
     "audits": {"pattern": "mystery_shopping_*.csv", "key": "audit_id", "updated_at": "visited_at",

@@ -14,8 +14,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from ingest.simulators.company import Company
-from ingest.simulators.server import Query, Reply, bearer_ok, first, spoil_first
+from simulators.company import Company
+from simulators.server import Query, Reply, bearer_ok, first, spoil_first
 
 _PATH = re.compile(r"^/forms/(?P<form_id>[^/]+)/responses$")
 

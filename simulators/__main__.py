@@ -1,4 +1,4 @@
-"""Serve the API simulators until interrupted: `python -m ingest.simulators [--host 0.0.0.0]`.
+"""Serve the API simulators until interrupted: `python -m simulators [--host 0.0.0.0]`.
 
 Prints the `AIRFLOW_CONN_*` lines that point cxloop at them.
 """
@@ -11,8 +11,8 @@ import signal
 import threading
 from datetime import UTC, datetime
 
-from ingest.simulators import launch
-from ingest.simulators.company import Company
+from simulators import launch
+from simulators.company import Company
 
 
 def main() -> None:

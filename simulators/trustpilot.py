@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from ingest.simulators.company import VERBATIMS, Company, Person, iso
-from ingest.simulators.server import Query, Reply, first, spoil_first
+from simulators.company import VERBATIMS, Company, Person, iso
+from simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_API_KEY = "tp-demo-key"
 DEFAULT_BUSINESS_UNIT_ID = "5f1a2b3c4d5e6f7a8b9c0d1e"

@@ -58,8 +58,8 @@ from random import Random
 from typing import Any
 from urllib.parse import urlencode
 
-from ingest.simulators.company import VERBATIMS, Company, Person, iso
-from ingest.simulators.server import Query, Reply, first, spoil_first
+from simulators.company import VERBATIMS, Company, Person, iso
+from simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_EMAIL = "agent@cxloop.example"
 DEFAULT_TOKEN = "zd-demo-token"
