@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
+from psycopg import sql
+
 from expectations import data_docs
 from expectations.suites import MART_SUITES, MIN_ROWS, mart_table
 from ingest import warehouse
@@ -285,6 +288,16 @@ def _record(conn, validation: Validation, outcome: str) -> None:
         )
 
 
+def _restamp(conn: psycopg.Connection, table: str, batch_id: str) -> None:
+    """Stamp a released batch's rows as landed now: dbt's incremental models read rows by their
+    landing stamp (dbt_project/macros/build_watermarks.sql), and these were held back until now."""
+    from ingest.runner import LANDING_APPLICATION_NAME
+
+    conn.execute(f"set local application_name = '{LANDING_APPLICATION_NAME}'")
+    conn.execute(sql.SQL("update raw.{} set _loaded_at = now() where _batch_id = %s").format(sql.Identifier(table)),
+                 (batch_id,))
+
+
 def validate_batch(batch_id: str, *, release: bool = False) -> Validation:
     """Gate batch `batch_id`: record the validation and set the batch's status.
 
@@ -306,6 +319,8 @@ def validate_batch(batch_id: str, *, release: bool = False) -> Validation:
     with warehouse.connect(wh) as conn, conn.transaction():
         _record(conn, validation, outcome)
         conn.execute("update audit.load_batches set status = %s where batch_id = %s", (outcome, batch_id))
+        if outcome == "released":
+            _restamp(conn, name, batch_id)
     data_docs.keep(validation)
     log.info("%s batch %s: %s (%d rows, %d expectations, %d critical failures, %d warnings)", name, batch_id,
              outcome, validation.rows, validation.evaluated, len(validation.critical), len(validation.warnings))

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 # One module per source in ingest/, each exposing CONN_ID, STREAMS and from_connection(conn).
 SOURCES: tuple[str, ...] = ("hubspot", "zendesk", "trustpilot", "typeform", "files")
+LANDING_APPLICATION_NAME = "cxloop_landing"
 
 
 def source_module(name: str) -> ModuleType:
@@ -50,6 +51,9 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
     with warehouse.connect() as conn:
         conn.execute("set time zone 'UTC'")
         with conn.transaction():
+            # dbt builds wait for open transactions of this name before they note their start
+            # (dbt_project/macros/build_watermarks.sql): rows stamped earlier must be committed.
+            conn.execute(f"set local application_name = '{LANDING_APPLICATION_NAME}'")
             state.ensure_table(conn)
             # One run per stream at a time: a second run of the same stream waits here rather
             # than read the same cursor and land the same window twice.

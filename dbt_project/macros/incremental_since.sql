@@ -1,17 +1,23 @@
-{#- The filter of an incremental model's source CTE: rows landed (or re-landed by a newer
-    version) since the last build minus a lookback for late arrivals, plus the rows of batches
-    the quality gate released (they landed long ago but were held back until now). -#}
-{% macro incremental_since(loaded_at='_loaded_at', batch_column='_batch_id', this_loaded_at='loaded_at') -%}
+{#- The filter of an incremental staging model's source CTE: raw rows landed (or re-landed by a
+    newer version, or released by the quality gate, which re-stamps them) since the model's last
+    successful build (macros/build_watermarks.sql). -#}
+{% macro incremental_since(loaded_at='_loaded_at') -%}
     {%- if is_incremental() %}
-    and (
-        {{ loaded_at }} > (
-            select coalesce(max({{ this_loaded_at }}), '-infinity'::timestamptz)
-                   - interval '{{ var("lookback_hours") }} hours'
-            from {{ this }}
-        )
-        or {{ batch_column }} in (
-            select batch_id from {{ source('cxloop_audit', 'load_batches') }} where status = 'released'
-        )
-    )
+    and {{ changed_since_last_build(loaded_at) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- For a daily KPI mart: keep only the rows on days that have new or changed touchpoints of
+    `types` since the model's last build; the model is then replaced day by day (delete+insert
+    on date), so each night re-aggregates the days it touched and no others. -#}
+{% macro on_touched_days(types, relation='touchpoints') -%}
+    {%- if is_incremental() %}
+    inner join (
+        select distinct (occurred_at at time zone 'UTC')::date as day
+        from {{ ref('fct_touchpoints') }}
+        where touchpoint_type in ({{ types }}) and {{ changed_since_last_build() }}
+    ) as touched_days
+        on {{ relation }}.occurred_at >= touched_days.day::timestamp at time zone 'UTC'
+        and {{ relation }}.occurred_at < (touched_days.day + 1)::timestamp at time zone 'UTC'
     {%- endif %}
 {%- endmacro %}

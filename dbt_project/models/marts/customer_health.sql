@@ -1,22 +1,52 @@
 {#- Health is 100 minus a penalty per risk signal, floored at 0; each signal that applies is
-    named in risk_reasons. "Recent" means the last 90 days before the newest interaction in the
-    warehouse (not the wall clock), so a rebuild of the same data scores the same. -#}
+    named in risk_reasons. "Recent" means the last `health_recent_days` (90) days before the
+    newest interaction in the warehouse (not the wall clock), so a rebuild of the same data
+    scores the same. The signals' cut-offs are the score_scales seed's bands (sentiment).
+
+    Incremental: each night recomputes the customers whose records, touchpoints, tickets or
+    account deals changed, and those the moving 90-day line crosses
+    (macros/affected_customers.sql); the pre-hook removes their rows first. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_affected_customers(health_affected_customers()) }}",
+) }}
+-- The changed-customer filter (macros/affected_customers.sql) reads these too.
+-- depends_on: {{ ref('int_customers_resolved') }}
+-- depends_on: {{ ref('fct_touchpoints') }}
+-- depends_on: {{ ref('int_support_tickets_enriched') }}
+-- depends_on: {{ ref('stg_hubspot__contacts') }}
+-- depends_on: {{ ref('stg_hubspot__deals') }}
+-- depends_on: {{ ref('dim_customer') }}
+
+{% set recent = "interval '" ~ var('health_recent_days') ~ " days'" %}
+
 with
+
+{% if is_incremental() %}
+affected as (
+    {{ health_affected_customers() }}
+),
+{% endif %}
 
 customers as (
     select * from {{ ref('dim_customer') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 touchpoints as (
     select * from {{ ref('fct_touchpoints') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 records as (
     select * from {{ ref('int_customers_resolved') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 tickets as (
     select * from {{ ref('int_support_tickets_enriched') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 deals as (
@@ -29,7 +59,7 @@ contacts as (
 ),
 
 as_of as (
-    select max(occurred_at) as as_of_at from touchpoints
+    select max(occurred_at) as as_of_at from {{ ref('fct_touchpoints') }}
 ),
 
 recent as (
@@ -38,18 +68,21 @@ recent as (
         touchpoints.customer_id,
         bool_or(touchpoints.touchpoint_type in ('csat_survey', 'support_rating')
                 and touchpoints.sentiment = 'negative')                     as had_bad_csat,
-        bool_or(touchpoints.touchpoint_type = 'review' and touchpoints.score <= 2) as had_bad_review,
-        bool_or(touchpoints.touchpoint_type = 'ces_survey' and touchpoints.score <= 3) as had_high_effort
+        bool_or(touchpoints.touchpoint_type = 'review' and touchpoints.sentiment = 'negative') as had_bad_review,
+        bool_or(touchpoints.touchpoint_type = 'ces_survey' and touchpoints.sentiment = 'negative') as had_high_effort
     from touchpoints
     cross join as_of
-    where touchpoints.occurred_at > as_of.as_of_at - interval '90 days'
+    where touchpoints.occurred_at > as_of.as_of_at - {{ recent }}
     group by touchpoints.customer_id
 
 ),
 
 last_nps as (
 
-    select distinct on (customer_id) customer_id, score::integer as last_nps
+    select distinct on (customer_id)
+        customer_id,
+        score::integer as last_nps,
+        {{ nps_category('sentiment') }} as last_nps_category
     from touchpoints
     where touchpoint_type = 'nps_survey'
     order by customer_id, occurred_at desc, touchpoint_id
@@ -78,11 +111,13 @@ crm_links as (
 customer_deals as (
 
     -- Distinct: two CRM contacts of one person in one account must not count its deals twice.
-    select distinct crm_links.customer_id, deals.deal_id, deals.amount
+    select crm_links.customer_id, deals.deal_id, deals.amount
     from crm_links
-    inner join deals
-        on (crm_links.company_id is not null and deals.company_id = crm_links.company_id)
-        or (crm_links.company_id is null and deals.contact_id = crm_links.contact_id)
+    inner join deals on deals.company_id = crm_links.company_id
+    union
+    select crm_links.customer_id, deals.deal_id, deals.amount
+    from crm_links
+    inner join deals on crm_links.company_id is null and deals.contact_id = crm_links.contact_id
 
 ),
 
@@ -98,20 +133,20 @@ signals as (
         last_nps.last_nps,
         coalesce(deal_value.deal_value, 0)                                  as arr_or_deal_value,
         array_remove(array[
-            case when last_nps.last_nps <= 6 then 'Detractor at the last NPS survey (scored ' || last_nps.last_nps || ')' end,
-            case when last_nps.last_nps between 7 and 8 then 'Passive at the last NPS survey (scored ' || last_nps.last_nps || ')' end,
+            case when last_nps.last_nps_category = 'detractor' then 'Detractor at the last NPS survey (scored ' || last_nps.last_nps || ')' end,
+            case when last_nps.last_nps_category = 'passive' then 'Passive at the last NPS survey (scored ' || last_nps.last_nps || ')' end,
             case when open_tickets.open_tickets > 0 then open_tickets.open_tickets || ' open support ticket(s)' end,
             case when recent.had_bad_csat then 'Bad support satisfaction rating in the last 90 days' end,
             case when recent.had_bad_review then '1–2 star review in the last 90 days' end,
             case when recent.had_high_effort then 'High effort reported in the last 90 days' end,
-            case when customers.last_seen_at <= as_of.as_of_at - interval '90 days' then 'No interaction in the last 90 days' end
+            case when customers.last_seen_at <= as_of.as_of_at - {{ recent }} then 'No interaction in the last 90 days' end
         ], null)                                                            as risk_reasons,
-        case when last_nps.last_nps <= 6 then 30 when last_nps.last_nps <= 8 then 10 else 0 end
+        case last_nps.last_nps_category when 'detractor' then 30 when 'passive' then 10 else 0 end
             + least(10 * coalesce(open_tickets.open_tickets, 0), 30)
             + case when recent.had_bad_csat then 20 else 0 end
             + case when recent.had_bad_review then 20 else 0 end
             + case when recent.had_high_effort then 10 else 0 end
-            + case when customers.last_seen_at <= as_of.as_of_at - interval '90 days' then 10 else 0 end
+            + case when customers.last_seen_at <= as_of.as_of_at - {{ recent }} then 10 else 0 end
                                                                             as penalty
     from customers
     cross join as_of

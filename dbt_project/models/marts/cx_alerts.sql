@@ -1,18 +1,44 @@
 {#- Closed loop: feedback that needs a person to follow up. An alert closes when something
     happened for that customer after it was raised: an agent reply on any of their tickets,
-    or a change to their CRM contact or one of their deals. -#}
+    or a change to their CRM contact or one of their deals. What counts as a detractor, a bad
+    rating, a low-star review or high effort is the scale's negative band (score_scales seed).
+
+    Incremental: each night recomputes the alerts of the customers whose records, touchpoints or
+    tickets changed (macros/affected_customers.sql); the pre-hook removes their rows first. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_affected_customers() }}",
+    indexes=[{'columns': ['customer_id']}],
+) }}
+-- The changed-customer filter (macros/affected_customers.sql) reads these too.
+-- depends_on: {{ ref('int_customers_resolved') }}
+-- depends_on: {{ ref('fct_touchpoints') }}
+-- depends_on: {{ ref('int_support_tickets_enriched') }}
+-- depends_on: {{ ref('stg_hubspot__contacts') }}
+-- depends_on: {{ ref('stg_hubspot__deals') }}
+
 with
+
+{% if is_incremental() %}
+affected as (
+    {{ affected_customers() }}
+),
+{% endif %}
 
 touchpoints as (
     select * from {{ ref('fct_touchpoints') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 records as (
     select * from {{ ref('int_customers_resolved') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 tickets as (
     select * from {{ ref('int_support_tickets_enriched') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 contacts as (
@@ -30,10 +56,11 @@ raised as (
         customer_id,
         occurred_at as raised_at,
         case
-            when touchpoint_type = 'nps_survey' and score <= 6 then 'detractor'
-            when touchpoint_type in ('csat_survey', 'support_rating') and sentiment = 'negative' then 'bad_csat'
-            when touchpoint_type = 'review' and score <= 2 then 'low_star_review'
-            when touchpoint_type = 'ces_survey' and score <= 3 then 'high_effort'
+            when sentiment is distinct from 'negative' then null
+            when touchpoint_type = 'nps_survey' then 'detractor'
+            when touchpoint_type in ('csat_survey', 'support_rating') then 'bad_csat'
+            when touchpoint_type = 'review' then 'low_star_review'
+            when touchpoint_type = 'ces_survey' then 'high_effort'
         end as reason,
         source,
         verbatim
@@ -71,6 +98,11 @@ follow_ups as (
     from deals
     inner join crm_contacts on crm_contacts.contact_id = deals.contact_id
 
+),
+
+-- An alert is followed up when anything above happened after it: the latest such moment decides.
+last_follow_up as (
+    select customer_id, max(followed_up_at) as followed_up_at from follow_ups group by customer_id
 )
 
 select
@@ -82,10 +114,9 @@ select
     raised.touchpoint_id::text                  as touchpoint_id,
     raised.verbatim::text                       as verbatim,
     owners.owner_id::text                       as owner,
-    (not exists (
-        select 1 from follow_ups
-        where follow_ups.customer_id = raised.customer_id and follow_ups.followed_up_at > raised.raised_at
-    ))::boolean                                 as is_open
+    (last_follow_up.followed_up_at is null
+     or last_follow_up.followed_up_at <= raised.raised_at)::boolean as is_open
 from raised
 left join owners using (customer_id)
+left join last_follow_up using (customer_id)
 where raised.reason is not null

@@ -1,11 +1,35 @@
+{#- Incremental: each night recomputes the customers whose records or touchpoints changed
+    (macros/affected_customers.sql); the pre-hook removes their rows first, so a customer that
+    identity resolution merged away leaves none behind. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_affected_customers() }}",
+    indexes=[{'columns': ['last_seen_at']}],
+) }}
+-- The changed-customer filter (macros/affected_customers.sql) reads these too.
+-- depends_on: {{ ref('int_customers_resolved') }}
+-- depends_on: {{ ref('fct_touchpoints') }}
+-- depends_on: {{ ref('int_support_tickets_enriched') }}
+-- depends_on: {{ ref('stg_hubspot__contacts') }}
+-- depends_on: {{ ref('stg_hubspot__deals') }}
+
 with
+
+{% if is_incremental() %}
+affected as (
+    {{ affected_customers() }}
+),
+{% endif %}
 
 records as (
     select * from {{ ref('int_customers_resolved') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 touchpoints as (
     select * from {{ ref('fct_touchpoints') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
 ),
 
 -- Attributes come from the most authoritative record that has them: CRM first, then the help
@@ -37,7 +61,7 @@ latest_nps as (
 
     select distinct on (customer_id)
         customer_id,
-        {{ nps_category('score') }} as nps_category
+        {{ nps_category('sentiment') }} as nps_category
     from touchpoints
     where touchpoint_type = 'nps_survey'
     order by customer_id, occurred_at desc, touchpoint_id

@@ -1,4 +1,15 @@
-{{ config(materialized='incremental', unique_key='touchpoint_id', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='touchpoint_id',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['customer_id']},
+        {'columns': ['identity_source', 'identity_id']},
+        {'columns': ['touchpoint_type', 'occurred_at']},
+        {'columns': ['occurred_at']},
+        {'columns': ['loaded_at']},
+    ]
+) }}
 
 with
 
@@ -10,19 +21,11 @@ touchpoints as (
 
     select * from {{ ref('int_touchpoints_unioned') }}
     {% if is_incremental() %}
-    where loaded_at > (
-            select coalesce(max(loaded_at), '-infinity'::timestamptz)
-                   - interval '{{ var("lookback_hours") }} hours'
-            from {{ this }}
-        )
-        -- A new record can join two people into one customer: re-key what they did before.
-        or touchpoint_id in (
-            select existing.touchpoint_id
-            from {{ this }} as existing
-            inner join customers
-                on customers.source = existing.identity_source
-                and customers.source_id = existing.identity_id
-            where customers.customer_id <> existing.customer_id
+    where {{ changed_since_last_build() }}
+        -- A new record can join two people into one customer, or split one: re-key what they
+        -- did before.
+        or (identity_source, identity_id) in (
+            select source, source_id from customers where resolved_at > {{ last_build_started_at() }}
         )
     {% endif %}
 

@@ -1,13 +1,18 @@
+{{ daily_kpi_config() }}
+
 with
 
 answers as (
 
     select
-        (occurred_at at time zone 'UTC')::date  as answer_date,
-        channel,
-        score
-    from {{ ref('fct_touchpoints') }}
-    where touchpoint_type = 'ces_survey'
+        (touchpoints.occurred_at at time zone 'UTC')::date  as answer_date,
+        touchpoints.channel,
+        touchpoints.score,
+        -- 7 is "very easy": low effort is the scale's positive band (score_scales seed).
+        touchpoints.sentiment = 'positive'                  as is_low_effort
+    from {{ ref('fct_touchpoints') }} as touchpoints
+    {{ on_touched_days("'ces_survey'") }}
+    where touchpoints.touchpoint_type = 'ces_survey'
 
 ),
 
@@ -18,8 +23,7 @@ counted as (
         channel,
         count(*)                                as responses,
         sum(score)                              as effort_total,
-        -- 7 is "very easy": 5–7 is low effort.
-        count(*) filter (where score >= 5)      as low_effort
+        count(*) filter (where is_low_effort)   as low_effort
     from answers
     group by 1, 2
 
@@ -31,6 +35,6 @@ select
     responses::integer                                      as responses,
     effort_total::integer                                   as effort_total,
     low_effort::integer                                     as low_effort,
-    round(effort_total / responses, 2)::numeric(4, 2)       as avg_effort,
+    {{ avg_effort('effort_total', 'responses') }}::numeric(4, 2) as avg_effort,
     round(100.0 * low_effort / responses, 2)::numeric(5, 2) as low_effort_pct
 from counted

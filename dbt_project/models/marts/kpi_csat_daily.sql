@@ -1,15 +1,18 @@
+{{ daily_kpi_config() }}
+
 with
 
 ratings as (
 
     select
-        (occurred_at at time zone 'UTC')::date  as rating_date,
-        source,
-        channel,
-        -- Top two boxes of 1–5; for Zendesk's good/bad, good.
-        sentiment = 'positive'                  as is_satisfied
-    from {{ ref('fct_touchpoints') }}
-    where touchpoint_type in ('csat_survey', 'support_rating')
+        (touchpoints.occurred_at at time zone 'UTC')::date  as rating_date,
+        touchpoints.source,
+        touchpoints.channel,
+        -- Top two boxes of 1–5; for Zendesk's good/bad, good (score_scales seed).
+        touchpoints.sentiment = 'positive'                  as is_satisfied
+    from {{ ref('fct_touchpoints') }} as touchpoints
+    {{ on_touched_days("'csat_survey', 'support_rating'") }}
+    where touchpoints.touchpoint_type in ('csat_survey', 'support_rating')
 
 ),
 
@@ -32,5 +35,5 @@ select
     channel,
     ratings::integer    as ratings,
     satisfied::integer  as satisfied,
-    round(100.0 * satisfied / ratings, 2)::numeric(5, 2) as csat_pct
+    {{ csat_pct('satisfied', 'ratings') }}::numeric(5, 2) as csat_pct
 from counted

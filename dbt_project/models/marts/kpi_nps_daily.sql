@@ -1,25 +1,28 @@
+{{ daily_kpi_config() }}
+
 with
 
 nps_answers as (
 
     select
-        (occurred_at at time zone 'UTC')::date  as answer_date,
-        channel,
-        score
-    from {{ ref('fct_touchpoints') }}
-    where touchpoint_type = 'nps_survey'
+        (touchpoints.occurred_at at time zone 'UTC')::date  as answer_date,
+        touchpoints.channel,
+        {{ nps_category('touchpoints.sentiment') }}         as nps_category
+    from {{ ref('fct_touchpoints') }} as touchpoints
+    {{ on_touched_days("'nps_survey'") }}
+    where touchpoints.touchpoint_type = 'nps_survey'
 
 ),
 
 counted as (
 
     select
-        answer_date                                     as date,
+        answer_date                                         as date,
         channel,
-        count(*)                                        as responses,
-        count(*) filter (where score >= 9)              as promoters,
-        count(*) filter (where score between 7 and 8)   as passives,
-        count(*) filter (where score <= 6)              as detractors
+        count(*)                                            as responses,
+        count(*) filter (where nps_category = 'promoter')   as promoters,
+        count(*) filter (where nps_category = 'passive')    as passives,
+        count(*) filter (where nps_category = 'detractor')  as detractors
     from nps_answers
     group by 1, 2
 
@@ -32,5 +35,5 @@ select
     promoters::integer  as promoters,
     passives::integer   as passives,
     detractors::integer as detractors,
-    round(100.0 * (promoters - detractors) / responses, 2)::numeric(6, 2) as nps
+    {{ nps('promoters', 'detractors', 'responses') }}::numeric(6, 2) as nps
 from counted

@@ -1,14 +1,19 @@
+{{ daily_kpi_config() }}
+
 with
 
 reviews as (
 
     select
-        (occurred_at at time zone 'UTC')::date  as review_date,
-        source                                  as platform,
-        coalesce(language, 'und')               as language,
-        score                                   as stars
-    from {{ ref('fct_touchpoints') }}
-    where touchpoint_type = 'review'
+        (touchpoints.occurred_at at time zone 'UTC')::date  as review_date,
+        touchpoints.source                                  as platform,
+        coalesce(touchpoints.language, 'und')               as language,
+        touchpoints.score                                   as stars,
+        -- 1–2 stars: the 1-5 scale's negative band (score_scales seed).
+        touchpoints.sentiment = 'negative'                  as is_negative
+    from {{ ref('fct_touchpoints') }} as touchpoints
+    {{ on_touched_days("'review'") }}
+    where touchpoints.touchpoint_type = 'review'
 
 ),
 
@@ -20,7 +25,7 @@ counted as (
         language,
         count(*)                                as reviews,
         sum(stars)                              as stars_total,
-        count(*) filter (where stars <= 2)      as negative_reviews
+        count(*) filter (where is_negative)     as negative_reviews
     from reviews
     group by 1, 2, 3
 

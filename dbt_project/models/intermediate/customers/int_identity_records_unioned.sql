@@ -1,35 +1,68 @@
 {#- One row per record that says something about who a person is, from every source, with the
     keys identity resolution matches on. Rows a touchpoint points at but whose profile has not
     landed (a ticket's requester before the users export caught up) are included bare, so every
-    touchpoint has a customer. -#}
-with
+    touchpoint has a customer.
 
-contacts as (
-    select * from {{ ref('stg_hubspot__contacts') }}
-),
+    Incremental on (source, source_id): a night rebuilds the records whose rows changed (a contact
+    or its company, a consumer's reviews, the touchpoints of a bare record); `loaded_at` is the
+    newest landing among them, which is how identity resolution finds what to re-match. -#}
+{{ config(
+    unique_key=['source', 'source_id'],
+    indexes=[
+        {'columns': ['source', 'source_id'], 'unique': true},
+        {'columns': ['email']},
+        {'columns': ['phone_e164']},
+        {'columns': ['crm_contact_id']},
+        {'columns': ['loaded_at']},
+    ]
+) }}
+
+{%- set changed = changed_since_last_build() -%}
+
+with
 
 companies as (
     select * from {{ ref('stg_hubspot__companies') }}
 ),
 
+contacts as (
+    select * from {{ ref('stg_hubspot__contacts') }}
+    {% if is_incremental() %}
+    where {{ changed }}
+        or company_id in (select company_id from companies where {{ changed }})
+    {% endif %}
+),
+
 users as (
     select * from {{ ref('stg_zendesk__users') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
 
 reviews as (
     select * from {{ ref('stg_trustpilot__reviews') }}
+    where consumer_id is not null
+    {% if is_incremental() %}
+    and consumer_id in (select consumer_id from {{ ref('stg_trustpilot__reviews') }} where {{ changed }})
+    {% endif %}
 ),
 
 responses as (
     select * from {{ ref('stg_typeform__responses') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
 
 file_records as (
     select * from {{ ref('stg_files__records') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
 
 touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
+    {% if is_incremental() %}
+    where (identity_source, identity_id) in (
+        select identity_source, identity_id from {{ ref('int_touchpoints_unioned') }} where {{ changed }}
+    )
+    {% endif %}
 ),
 
 -- A consumer's email is only known from invited reviews: take the latest one given.
@@ -40,9 +73,9 @@ consumers as (
         referral_email,
         consumer_name,
         consumer_country,
-        min(created_at) over (partition by consumer_id) as first_seen_at
+        min(created_at) over (partition by consumer_id) as first_seen_at,
+        max(loaded_at) over (partition by consumer_id) as loaded_at
     from reviews
-    where consumer_id is not null
     order by consumer_id, (referral_email is null), created_at desc
 
 ),
@@ -61,7 +94,8 @@ profiles as (
         contacts.country,
         contacts.owner_id,
         contacts.created_at                         as first_seen_at,
-        1                                           as source_rank
+        1                                           as source_rank,
+        greatest(contacts.loaded_at, companies.loaded_at) as loaded_at
     from contacts
     left join companies on companies.company_id = contacts.company_id
 
@@ -69,28 +103,28 @@ profiles as (
 
     select
         'zendesk', user_id::text, email, phone_e164, external_id, full_name,
-        null, null, null, created_at, 2
+        null, null, null, created_at, 2, loaded_at
     from users
 
     union all
 
     select
         'trustpilot', consumer_id, referral_email, null, null, consumer_name,
-        null, consumer_country, null, first_seen_at, 3
+        null, consumer_country, null, first_seen_at, 3, loaded_at
     from consumers
 
     union all
 
     select
         'typeform', response_id, email, null, null, null,
-        null, null, null, submitted_at, 4
+        null, null, null, submitted_at, 4, loaded_at
     from responses
 
     union all
 
     select
         'files', record_id, email, phone_e164, null, null,
-        null, null, null, occurred_at, 5
+        null, null, null, occurred_at, 5, loaded_at
     from file_records
 
 ),
@@ -110,12 +144,28 @@ referenced_only as (
         min(touchpoints.occurred_at) over (
             partition by touchpoints.identity_source, touchpoints.identity_id
         )                                           as first_seen_at,
-        9                                           as source_rank
+        9                                           as source_rank,
+        max(touchpoints.loaded_at) over (
+            partition by touchpoints.identity_source, touchpoints.identity_id
+        )                                           as loaded_at
     from touchpoints
-    left join profiles
-        on profiles.source = touchpoints.identity_source
-        and profiles.source_id = touchpoints.identity_id
-    where profiles.source_id is null and touchpoints.identity_id is not null
+    -- Every profile counts here, changed tonight or not: a bare record is only for those missing.
+    where not exists (
+            select from {{ ref('stg_hubspot__contacts') }} as c
+            where touchpoints.identity_source = 'hubspot' and c.contact_id = touchpoints.identity_id)
+        and not exists (
+            select from {{ ref('stg_zendesk__users') }} as u
+            where touchpoints.identity_source = 'zendesk'
+              and u.user_id = case when touchpoints.identity_id ~ '^\d{1,18}$' then touchpoints.identity_id::bigint end)
+        and not exists (
+            select from {{ ref('stg_trustpilot__reviews') }} as r
+            where touchpoints.identity_source = 'trustpilot' and r.consumer_id = touchpoints.identity_id)
+        and not exists (
+            select from {{ ref('stg_typeform__responses') }} as t
+            where touchpoints.identity_source = 'typeform' and t.response_id = touchpoints.identity_id)
+        and not exists (
+            select from {{ ref('stg_files__records') }} as f
+            where touchpoints.identity_source = 'files' and f.record_id = touchpoints.identity_id)
     order by touchpoints.identity_source, touchpoints.identity_id
 
 )

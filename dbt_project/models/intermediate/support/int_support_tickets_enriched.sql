@@ -1,4 +1,19 @@
-{#- Tickets with the help desk's own metrics and the requester's customer. -#}
+{#- Tickets with the help desk's own metrics and the requester's customer.
+
+    Incremental on ticket_id: a night rebuilds the tickets whose row or metrics changed, or whose
+    requester identity resolution re-matched. `previous_solved_at` keeps the solve time the
+    ticket had before, so kpi_support_daily knows which day lost a solve when a ticket reopens. -#}
+{{ config(
+    unique_key='ticket_id',
+    indexes=[
+        {'columns': ['ticket_id'], 'unique': true},
+        {'columns': ['customer_id']},
+        {'columns': ['created_at']},
+        {'columns': ['solved_at']},
+        {'columns': ['loaded_at']},
+    ]
+) }}
+
 with
 
 tickets as (
@@ -12,21 +27,54 @@ metrics as (
 customers as (
     select * from {{ ref('int_customers_resolved') }}
     where source = 'zendesk'
+),
+
+{% if is_incremental() %}
+changed as (
+    select ticket_id from tickets where {{ changed_since_last_build() }}
+    union
+    select ticket_id from metrics where {{ changed_since_last_build() }}
+    union
+    select tickets.ticket_id
+    from tickets
+    inner join customers on customers.source_id = tickets.requester_id::text
+    where customers.resolved_at > {{ last_build_started_at() }}
+),
+{% endif %}
+
+enriched as (
+
+    select
+        tickets.ticket_id,
+        customers.customer_id,
+        tickets.status,
+        tickets.status in ('new', 'open', 'pending', 'hold')   as is_open,
+        {{ map_channel("'zendesk'", 'tickets.source_channel') }} as channel,
+        tickets.created_at,
+        metrics.solved_at,
+        metrics.first_reply_minutes,
+        metrics.full_resolution_minutes,
+        coalesce(metrics.replies, 0)                            as replies,
+        coalesce(metrics.reopens, 0)                            as reopens,
+        metrics.latest_comment_added_at,
+        greatest(tickets.loaded_at, metrics.loaded_at)          as loaded_at
+    from tickets
+    left join metrics on metrics.ticket_id = tickets.ticket_id
+    left join customers on customers.source_id = tickets.requester_id::text
+    {% if is_incremental() %}
+    where tickets.ticket_id in (select ticket_id from changed)
+    {% endif %}
+
 )
 
 select
-    tickets.ticket_id,
-    customers.customer_id,
-    tickets.status,
-    tickets.status in ('new', 'open', 'pending', 'hold')   as is_open,
-    {{ map_channel("'zendesk'", 'tickets.source_channel') }} as channel,
-    tickets.created_at,
-    metrics.solved_at,
-    metrics.first_reply_minutes,
-    metrics.full_resolution_minutes,
-    coalesce(metrics.replies, 0)                            as replies,
-    coalesce(metrics.reopens, 0)                            as reopens,
-    metrics.latest_comment_added_at
-from tickets
-left join metrics on metrics.ticket_id = tickets.ticket_id
-left join customers on customers.source_id = tickets.requester_id::text
+    enriched.*,
+    {% if is_incremental() %}
+    previous.solved_at as previous_solved_at
+    {% else %}
+    null::timestamptz as previous_solved_at
+    {% endif %}
+from enriched
+{% if is_incremental() %}
+left join {{ this }} as previous using (ticket_id)
+{% endif %}

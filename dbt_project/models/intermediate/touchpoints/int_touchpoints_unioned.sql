@@ -1,16 +1,33 @@
 {#- Every interaction from every source, in one shape. `identity_source`/`identity_id` name the
     record that says who the person is (a HubSpot contact, a Zendesk user, a Trustpilot consumer,
-    the survey response or file record itself); int_customers_resolved turns it into a customer. -#}
+    the survey response or file record itself); int_customers_resolved turns it into a customer.
+
+    Incremental: a night rebuilds the touchpoints whose own row changed, or a row they borrow
+    from (a ticket's requester for the language, a rating's ticket for the channel). `loaded_at`
+    is the newest landing among those rows, so models downstream see the change too. -#}
+{{ config(
+    unique_key='touchpoint_id',
+    indexes=[
+        {'columns': ['touchpoint_id'], 'unique': true},
+        {'columns': ['identity_source', 'identity_id']},
+        {'columns': ['loaded_at']},
+    ]
+) }}
+
+{%- set changed = changed_since_last_build() -%}
+
 with
 
 contacts as (
     select * from {{ ref('stg_hubspot__contacts') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
 
 deals as (
     select * from {{ ref('stg_hubspot__deals') }}
     -- A deal with no contact is an account event, not a person's interaction.
     where contact_id is not null
+    {% if is_incremental() %} and {{ changed }} {% endif %}
 ),
 
 tickets as (
@@ -28,15 +45,38 @@ ratings as (
 
 responses as (
     select * from {{ ref('stg_typeform__responses') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
 
 reviews as (
     select * from {{ ref('stg_trustpilot__reviews') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
 
 file_records as (
     select * from {{ ref('stg_files__records') }}
+    {% if is_incremental() %} where {{ changed }} {% endif %}
 ),
+
+{% if is_incremental() %}
+changed_users as (
+    select user_id from users where {{ changed }}
+),
+
+changed_tickets as (
+    select ticket_id from tickets where {{ changed }}
+    union
+    select ticket_id from tickets where requester_id in (select user_id from changed_users)
+),
+
+changed_ratings as (
+    select rating_id from ratings where {{ changed }}
+    union
+    select rating_id from ratings where ticket_id in (select ticket_id from changed_tickets)
+    union
+    select rating_id from ratings where requester_id in (select user_id from changed_users)
+),
+{% endif %}
 
 file_datasets as (
     select * from {{ ref('file_datasets') }}
@@ -84,9 +124,10 @@ support as (
         'zendesk:support_ticket:' || tickets.ticket_id,
         'zendesk', 'support_ticket', tickets.source_channel, tickets.created_at,
         null::numeric, null::text, coalesce(tickets.description, tickets.subject), users.locale,
-        'zendesk', tickets.requester_id::text, tickets.loaded_at
+        'zendesk', tickets.requester_id::text, greatest(tickets.loaded_at, users.loaded_at)
     from tickets
     left join users on users.user_id = tickets.requester_id
+    {% if is_incremental() %} where tickets.ticket_id in (select ticket_id from changed_tickets) {% endif %}
 
     union all
 
@@ -94,10 +135,11 @@ support as (
         'zendesk:support_rating:' || ratings.rating_id,
         'zendesk', 'support_rating', tickets.source_channel, ratings.created_at,
         case ratings.score when 'good' then 1 else 0 end, 'good_bad', ratings.comment, users.locale,
-        'zendesk', ratings.requester_id::text, ratings.loaded_at
+        'zendesk', ratings.requester_id::text, greatest(ratings.loaded_at, tickets.loaded_at, users.loaded_at)
     from ratings
     left join tickets on tickets.ticket_id = ratings.ticket_id
     left join users on users.user_id = ratings.requester_id
+    {% if is_incremental() %} where ratings.rating_id in (select rating_id from changed_ratings) {% endif %}
 
 ),
 

@@ -1,9 +1,12 @@
+{{ config(unique_key='record_id', indexes=[{'columns': ['record_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('files', 'files_records') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

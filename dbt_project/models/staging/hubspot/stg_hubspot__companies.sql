@@ -1,9 +1,12 @@
+{{ config(unique_key='company_id', indexes=[{'columns': ['company_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('hubspot', 'hubspot_companies') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

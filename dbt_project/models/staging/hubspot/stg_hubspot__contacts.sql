@@ -1,9 +1,12 @@
+{{ config(unique_key='contact_id', indexes=[{'columns': ['contact_id'], 'unique': true}, {'columns': ['company_id']}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('hubspot', 'hubspot_contacts') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

@@ -1,9 +1,12 @@
+{{ config(unique_key='deal_id', indexes=[{'columns': ['deal_id'], 'unique': true}, {'columns': ['contact_id']}, {'columns': ['company_id']}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('hubspot', 'hubspot_deals') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

@@ -1,9 +1,12 @@
+{{ config(unique_key='review_id', indexes=[{'columns': ['review_id'], 'unique': true}, {'columns': ['consumer_id']}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('trustpilot', 'trustpilot_reviews') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

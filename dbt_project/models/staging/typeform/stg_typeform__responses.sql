@@ -1,9 +1,12 @@
+{{ config(unique_key='response_id', indexes=[{'columns': ['response_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('typeform', 'typeform_responses') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

@@ -1,9 +1,12 @@
+{{ config(unique_key='rating_id', indexes=[{'columns': ['rating_id'], 'unique': true}, {'columns': ['ticket_id']}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('zendesk', 'zendesk_satisfaction_ratings') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='ticket_metric_id') }}
+{{ config(unique_key='ticket_metric_id', indexes=[{'columns': ['ticket_metric_id'], 'unique': true}, {'columns': ['ticket_id']}, {'columns': ['loaded_at']}]) }}
 
 with
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='ticket_id') }}
+{{ config(unique_key='ticket_id', indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
 
 with
 

@@ -1,9 +1,12 @@
+{{ config(unique_key='user_id', indexes=[{'columns': ['user_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+
 with
 
 source as (
 
     select * from {{ source('zendesk', 'zendesk_users') }}
     where {{ not_quarantined() }}
+    {{ incremental_since() }}
 
 ),
 

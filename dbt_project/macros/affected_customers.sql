@@ -1,0 +1,63 @@
+{#- The customers a customer-level mart must recompute tonight: those whose records identity
+    resolution re-matched (under the id they have now and the id they had), those with new or
+    changed touchpoints or tickets, and those whose CRM account won or changed a deal. Since this
+    model's last successful build (macros/build_watermarks.sql). -#}
+{% macro affected_customers() -%}
+    select customer_id from {{ ref('int_customers_resolved') }}
+    where resolved_at > {{ last_build_started_at() }}
+    union
+    select previous_customer_id from {{ ref('int_customers_resolved') }}
+    where resolved_at > {{ last_build_started_at() }} and previous_customer_id is not null
+    union
+    select customer_id from {{ ref('fct_touchpoints') }}
+    where {{ changed_since_last_build() }}
+    union
+    select customer_id from {{ ref('int_support_tickets_enriched') }}
+    where {{ changed_since_last_build() }} and customer_id is not null
+    union
+    select records.customer_id
+    from {{ ref('int_customers_resolved') }} as records
+    inner join {{ ref('stg_hubspot__contacts') }} as contacts
+        on records.source = 'hubspot' and contacts.contact_id = records.source_id
+    where contacts.company_id in (
+        select company_id from {{ ref('stg_hubspot__deals') }} where {{ changed_since_last_build() }}
+    )
+{%- endmacro %}
+
+{#- Pre-hook of a customer-level mart: its rows of the customers rebuilt tonight go first, so
+    the model appends them afresh and a customer merged away leaves no row behind. -#}
+{% macro delete_affected_customers(affected_sql=none) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where customer_id in ({{ affected_sql or affected_customers() }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- customer_health also depends on the warehouse's newest interaction (its "as of"): when that
+    moves, customers whose recent signals or last interaction cross the 90-day line change too,
+    though nothing of theirs did. The previous as-of is the newest interaction among the
+    touchpoints this model had already seen. -#}
+{% macro health_affected_customers() -%}
+    {{ affected_customers() }}
+    union
+    select touchpoints.customer_id
+    from {{ ref('fct_touchpoints') }} as touchpoints, {{ health_as_of_moves() }} as moves
+    where touchpoints.occurred_at > moves.window_from and touchpoints.occurred_at <= moves.window_to
+    union
+    select customers.customer_id
+    from {{ ref('dim_customer') }} as customers, {{ health_as_of_moves() }} as moves
+    where customers.last_seen_at > moves.window_from and customers.last_seen_at <= moves.window_to
+{%- endmacro %}
+
+{% macro health_as_of_moves() -%}
+    (
+        select
+            least(before.as_of_at, now_.as_of_at) - interval '{{ var("health_recent_days") }} days' as window_from,
+            greatest(before.as_of_at, now_.as_of_at) - interval '{{ var("health_recent_days") }} days' as window_to
+        from
+            (select max(occurred_at) as as_of_at from {{ ref('fct_touchpoints') }}) as now_,
+            (select max(occurred_at) as as_of_at from {{ ref('fct_touchpoints') }}
+             where loaded_at < {{ last_build_started_at() }}) as before
+    )
+{%- endmacro %}
