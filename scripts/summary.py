@@ -6,6 +6,7 @@ import dataclasses
 
 from expectations import data_docs
 from ingest import warehouse
+from scripts import analyses
 from scripts.headline import headline_lines
 
 
@@ -62,16 +63,14 @@ def print_summary(wh: warehouse.Warehouse) -> None:
             site = data_docs.site_dir() / "index.html"
             print(f"  Data Docs: {site}" if site.exists()
                   else "  Data Docs: not built yet (.venv/bin/python -m expectations docs)")
-        nps = conn.execute(
-            """select date, sum(responses), sum(promoters), sum(passives), sum(detractors)
-               from marts.kpi_nps_daily group by date order by date desc limit 7"""
-        ).fetchall() if _exists(conn, "marts", "kpi_nps_daily") else []
+        built = _exists(conn, "marts", "customer_health")
+        sql = analyses.compiled_sql("nps_recent_days", "headline_kpis", wh=wh) if built else {}
+        nps = conn.execute(sql["nps_recent_days"]).fetchall() if built else []
         if nps:
             print("\nNPS, last 7 days with answers      responses  promoters  passives  detractors     NPS")
-            for day, responses, promoters, passives, detractors in reversed(nps):
-                score = 100.0 * (promoters - detractors) / responses
+            for day, responses, promoters, passives, detractors, score in reversed(nps):
                 print(f"  {day!s:<32} {responses:>10} {promoters:>10} {passives:>9} {detractors:>11} {score:>7.1f}")
-        headline = headline_lines(conn)
+        headline = headline_lines(conn, sql.get("headline_kpis"))
         if headline:
             print("\nHeadline KPIs (all data, from the marts)")
             for line in headline:

@@ -9,7 +9,16 @@
     (a lookback would make two nights a few minutes apart, as in a backfill, cost two full
     builds). A model whose build failed re-reads from its last success. -#}
 
+{#- Only commands that build models keep watermarks: a `dbt compile` or `docs generate` reports
+    its models as successful too, and must not count as having built them. -#}
+{% macro builds_models() -%}
+    {{ return(flags.WHICH in ('run', 'build')) }}
+{%- endmacro %}
+
 {% macro record_build_start() -%}
+{%- if not builds_models() -%}
+select 1
+{%- else -%}
 create table if not exists audit.dbt_builds (
     invocation_id text primary key,
     started_at    timestamptz not null
@@ -40,6 +49,7 @@ begin
     on conflict (invocation_id) do nothing;
 end
 $$
+{%- endif -%}
 {%- endmacro %}
 
 {% macro record_model_builds(results) -%}
@@ -49,7 +59,7 @@ $$
             {%- do built.append(result.node.alias) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if built -%}
+    {%- if built and builds_models() -%}
 insert into audit.dbt_model_builds (model, invocation_id)
 values {% for model in built %}('{{ model }}', '{{ invocation_id }}'){{ ", " if not loop.last }}{% endfor %}
 on conflict do nothing

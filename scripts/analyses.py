@@ -1,0 +1,14 @@
+"""The dbt analyses (dbt_project/analyses/) as SQL to run: dbt compiles them, so the formulas
+and table names they use are the dbt project's own, never copied into Python."""
+
+from __future__ import annotations
+
+from ingest import warehouse
+
+COMPILED = warehouse.DBT_PROJECT_DIR / "target" / "compiled" / "cxloop" / "analyses"
+
+
+def compiled_sql(*names: str, wh: warehouse.Warehouse | None = None) -> dict[str, str]:
+    """Each named analysis compiled against the warehouse, by name."""
+    warehouse.run_dbt(["compile", "--quiet", "--select", *names], wh)
+    return {name: (COMPILED / f"{name}.sql").read_text() for name in names}
