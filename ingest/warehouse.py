@@ -111,17 +111,20 @@ def dbt_env(warehouse: Warehouse | None = None) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], warehouse: Warehouse | None = None) -> None:
+def run_dbt(args: list[str], warehouse: Warehouse | None = None, *, quiet: bool = False) -> None:
     """Run a dbt command (e.g. `["build", "--select", "marts"]`) against the warehouse.
 
     A subprocess rather than dbt's Python API: dbt configures global logging and adapter state,
-    which must not leak into an Airflow worker that runs other tasks afterwards.
+    which must not leak into an Airflow worker that runs other tasks afterwards. `quiet` keeps
+    its output back unless it fails (e.g. `compile`, which prints what it compiled).
     """
     dbt = str(Path(sys.executable).with_name("dbt"))
     env = {**os.environ, **dbt_env(warehouse)}
     project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    proc = subprocess.run([dbt, *args, *project], env=env, check=False)
+    proc = subprocess.run([dbt, *args, *project], env=env, check=False, capture_output=quiet, text=True)
     if proc.returncode != 0:
+        if quiet:
+            print(proc.stdout, proc.stderr, sep="\n", file=sys.stderr)
         raise RuntimeError(f"dbt {' '.join(args)} failed with exit code {proc.returncode}; see its output above")
 
 

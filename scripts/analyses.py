@@ -10,5 +10,5 @@ COMPILED = warehouse.DBT_PROJECT_DIR / "target" / "compiled" / "cxloop" / "analy
 
 def compiled_sql(*names: str, wh: warehouse.Warehouse | None = None) -> dict[str, str]:
     """Each named analysis compiled against the warehouse, by name."""
-    warehouse.run_dbt(["compile", "--quiet", "--select", *names], wh)
+    warehouse.run_dbt(["compile", "--select", *names], wh, quiet=True)
     return {name: (COMPILED / f"{name}.sql").read_text() for name in names}
