@@ -55,12 +55,14 @@ raised as (
         touchpoint_id,
         customer_id,
         occurred_at as raised_at,
-        case
-            when sentiment is distinct from 'negative' then null
-            when touchpoint_type = 'nps_survey' then 'detractor'
-            when touchpoint_type in ('csat_survey', 'support_rating') then 'bad_csat'
-            when touchpoint_type = 'review' then 'low_star_review'
-            when touchpoint_type = 'ces_survey' then 'high_effort'
+        case when sentiment = 'negative' then
+            case touchpoint_type
+                when 'nps_survey' then 'detractor'
+                when 'csat_survey' then 'bad_csat'
+                when 'support_rating' then 'bad_csat'
+                when 'review' then 'low_star_review'
+                when 'ces_survey' then 'high_effort'
+            end
         end as reason,
         source,
         verbatim

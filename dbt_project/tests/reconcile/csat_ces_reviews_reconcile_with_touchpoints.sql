@@ -13,4 +13,5 @@ with totals as (
            (select coalesce(sum(reviews), 0) from {{ ref('kpi_reviews_daily') }}),
            (select count(*) from {{ ref('fct_touchpoints') }} where touchpoint_type = 'review')
 )
+
 select * from totals where counted <> touchpoints

@@ -4,11 +4,13 @@ with last_day as (
     from {{ ref('kpi_support_daily') }}
     order by channel, date desc
 ),
+
 unsolved as (
     select channel, count(*) filter (where solved_at is null) as unsolved
     from {{ ref('int_support_tickets_enriched') }}
     group by channel
 )
+
 select *
 from last_day
 full outer join unsolved using (channel)

@@ -139,7 +139,7 @@ labels_0 as (
     select distinct node, node as label from incidence
 ),
 
-{% for round in range(var('identity_max_rounds')) %}
+{% for round in range(var('identity_max_rounds') | int) %}
 
 key_labels_{{ round + 1 }} as (
     select incidence.key, min(labels_{{ round }}.label) as label
@@ -174,7 +174,7 @@ anchored as (
 
     select nodes.source, nodes.source_id, anchors.record_node as anchor_node
     from nodes
-    left join labels_{{ var('identity_max_rounds') }} as labels using (node)
+    left join labels_{{ var('identity_max_rounds') | int }} as labels using (node)
     inner join nodes as anchors on anchors.node = coalesce(labels.label, nodes.node)
 
 )
@@ -204,5 +204,5 @@ from scope
 inner join anchored using (source, source_id)
 left join matched_on using (source, source_id)
 {% if is_incremental() %}
-left join {{ this }} as previous using (source, source_id)
+left join {{ this }} as previous using (source, source_id)  -- noqa: AL05
 {% endif %}

@@ -76,5 +76,5 @@ select
     {% endif %}
 from enriched
 {% if is_incremental() %}
-left join {{ this }} as previous using (ticket_id)
+left join {{ this }} as previous using (ticket_id)  -- noqa: AL05
 {% endif %}

@@ -191,10 +191,14 @@ dropped_files as (
 unioned as (
 
     select * from crm
-    union all select * from support
-    union all select * from surveys
-    union all select * from review_site
-    union all select * from dropped_files
+    union all
+    select * from support
+    union all
+    select * from surveys
+    union all
+    select * from review_site
+    union all
+    select * from dropped_files
 
 )
 
