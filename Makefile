@@ -16,13 +16,14 @@ export AIRFLOW__CORE__DAGS_FOLDER  := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test bench lint stop dbt docs docs-serve backfill clean help
+.PHONY: install demo test bench bench-scale lint stop dbt docs docs-serve backfill clean help
 
 help:
 	@echo "make demo   run cxloop_nightly for the last 3 days against the bundled simulators"
 	@echo "make test   run the test suite (unit + end-to-end)"
 	@echo "make bench  loader vs plain COPY at 100k and 1M records (rows/s, peak memory)"
-	@echo "make lint   ruff"
+	@echo "make bench-scale [SIZES=\"10000 100000\"]   the whole nightly at those sizes (stage times, memory) -> docs/performance.md"
+	@echo "make lint   ruff (Python) and sqlfluff (the dbt SQL)"
 	@echo "make stop   stop the embedded warehouse"
 	@echo "make dbt ARGS='build --select marts'   run dbt against the warehouse"
 	@echo "make docs   write the dbt docs site (one HTML file) under .cxloop/dbt_docs"
@@ -48,8 +49,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+# Customers per synthetic company; each size runs night 1 (90 days of history) and night 2 (one day).
+SIZES ?= 10000 100000
+bench-scale: $(STAMP)
+	$(BIN)/python scripts/bench_scale.py --sizes $(SIZES)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint --disable-progress-bar dbt_project/models dbt_project/analyses dbt_project/tests dbt_project/macros
 
 stop: $(STAMP)
 	$(BIN)/python -m ingest warehouse stop
