@@ -2,7 +2,8 @@
 
 The warehouse is whatever the Airflow connection `cxloop_warehouse` names. When it is not
 configured, an embedded PostgreSQL is started with its data under `$CXLOOP_HOME` (default
-`.cxloop/` in the repo), so a fresh clone needs nothing installed.
+`.cxloop/` in the repo; as root, linked from there, see `embedded_postgres`), so a fresh clone
+needs nothing installed.
 """
 
 from __future__ import annotations
