@@ -1,18 +1,25 @@
 """One deterministic synthetic company that every simulator serves a view of.
 
-Everything derives from `(seed, index)` through its own random stream, so any person or record
-can be regenerated alone, the dataset streams in constant memory at any size, and a test can
-compute the expected KPIs from the same generator the simulators serve.
+Everything derives from `(seed, index)`: a record's content through its own random stream
+(`rng`), and the few numbers a simulator indexes on (when it was made, edited, by whom) from
+draws made for every record of a kind at once (`bulk`), kept as compact arrays. So any person or
+record can be regenerated alone, a million customers fit in a few hundred megabytes, and a test
+can compute the expected KPIs from the same generator the simulators serve.
 The same people appear in several sources, spelled the way each tool would hold them: emails
 differing in case and surrounding whitespace, phone numbers in different formats.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from itertools import accumulate
+
+import numpy as np
 
 FIRST_NAMES = {
     "en": ["Olivia", "James", "Emma", "Noah", "Ava", "Liam", "Grace", "Henry"],
@@ -31,6 +38,9 @@ LAST_NAMES = {
 COUNTRY = {"en": "GB", "pl": "PL", "fr": "FR", "fa": "IR", "zh": "CN"}
 DIAL = {"GB": "44", "PL": "48", "FR": "33", "IR": "98", "CN": "86"}
 LANGUAGE_WEIGHTS = {"en": 50, "pl": 15, "fr": 15, "fa": 10, "zh": 10}
+_LANGUAGES = list(LANGUAGE_WEIGHTS)
+_LANGUAGE_CUMULATIVE = list(accumulate(LANGUAGE_WEIGHTS.values()))
+_ASCII = str.maketrans("łŁéèçÉôöü", "lLeecEoou")
 VERBATIMS = {
     "en": {"pos": "Great product, the team solved everything quickly.",
            "neu": "It works, but setup took longer than expected.",
@@ -56,6 +66,7 @@ CES_WEIGHTS = [3, 4, 6, 10, 17, 30, 30]
 NPS_FORM = "rNPS2026"
 SUPPORT_FORM = "sCSAT2026"
 FORMS = (NPS_FORM, SUPPORT_FORM)
+RESPONSES_PER_PERSON = [0, 1, 1, 2, 2, 3]
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,7 @@ class Person:
 
 
 def _ascii(name: str) -> str:
-    table = str.maketrans("łŁéèçÉôöü", "lLeecEoou")
-    return name.translate(table).encode("ascii", "ignore").decode() or "user"
+    return name.translate(_ASCII).encode("ascii", "ignore").decode() or "user"
 
 
 @dataclass(frozen=True)
@@ -85,11 +95,35 @@ class Company:
     def start(self) -> datetime:
         return self.end - timedelta(days=self.days)
 
+    @property
+    def start_epoch(self) -> int:
+        return int(self.start.timestamp())
+
+    @property
+    def end_epoch(self) -> int:
+        return int(self.end.timestamp())
+
     def rng(self, *parts: object) -> random.Random:
         """An independent, reproducible random stream for one thing, e.g. `rng("zendesk", 42)`."""
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
 
     _rng = rng
+
+    def _variant(self, *parts: object) -> int:
+        """One of four spellings, from a hash: these are asked for every record served, and seeding
+        a `random.Random` would cost several times what the rest of the record does."""
+        digest = hashlib.blake2b(":".join(str(p) for p in (self.seed, *parts)).encode(), digest_size=1).digest()
+        return digest[0] % 4
+
+    def bulk(self, *parts: object) -> np.random.Generator:
+        """A reproducible generator drawing one attribute for every record of a kind at once.
+
+        Element `i` of each draw belongs to record `i`, so a record still derives from the seed and
+        its index; drawing in bulk makes a compact index over millions of records cost seconds
+        where one `rng()` per record would cost minutes.
+        """
+        digest = hashlib.sha256(":".join(str(p) for p in (self.seed, "bulk", *parts)).encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
     # -- identities shared across sources ------------------------------------------------------
     # Each tool holds the same person under its own id; these tie them together, so that
@@ -101,7 +135,25 @@ class Company:
         return max(1, self.customers // 5)
 
     def organisation_of(self, person: Person) -> int:
-        return self.rng("org", person.index).randrange(self.organisations)
+        return int(self.organisation_by_person[person.index])
+
+    def members(self, org: int) -> np.ndarray:
+        """Indices of the people working at `org`, ascending (empty for an organisation nobody joined)."""
+        order, bounds = self.membership
+        return order[bounds[org]:bounds[org + 1]]
+
+    @cached_property
+    def organisation_by_person(self) -> np.ndarray:
+        """Each person's organisation, by person index."""
+        return self.bulk("org").integers(0, self.organisations, size=self.customers).astype(np.int32)
+
+    @cached_property
+    def membership(self) -> tuple[np.ndarray, np.ndarray]:
+        """People ordered by organisation, and where each organisation's run starts (one more at the end)."""
+        orgs = self.organisation_by_person
+        order = np.argsort(orgs, kind="stable").astype(np.int32)
+        bounds = np.searchsorted(orgs[order], np.arange(self.organisations + 1))
+        return order, bounds
 
     def organisation_name(self, org: int) -> str:
         rng = self.rng("org-name", org)
@@ -132,13 +184,13 @@ class Company:
         """The person's phone as `source` holds it: E.164, spaced, dashed or national."""
         digits = person.phone_e164[1 + len(DIAL[person.country]):]
         dial = DIAL[person.country]
-        variant = self.rng("phone", source, person.index).randrange(4)
+        variant = self._variant("phone", source, person.index)
         return [person.phone_e164, f"+{dial} {digits[:3]} {digits[3:6]} {digits[6:]}",
                 f"00{dial}-{digits[:3]}-{digits[3:]}", f"({dial}) {digits}"][variant]
 
     def person(self, index: int) -> Person:
         rng = self._rng("person", index)
-        language = rng.choices(list(LANGUAGE_WEIGHTS), weights=list(LANGUAGE_WEIGHTS.values()))[0]
+        language = rng.choices(_LANGUAGES, cum_weights=_LANGUAGE_CUMULATIVE)[0]
         first, last = rng.choice(FIRST_NAMES[language]), rng.choice(LAST_NAMES[language])
         country = COUNTRY[language]
         email = f"{_ascii(first).lower()}.{_ascii(last).lower()}{index}@example-{index % 97}.com"
@@ -151,7 +203,7 @@ class Company:
 
     def spelled_email(self, person: Person, source: str) -> str:
         """The person's email as `source` holds it: case and whitespace vary by tool."""
-        variant = self._rng("email", source, person.index).randrange(4)
+        variant = self._variant("email", source, person.index)
         return [person.email, person.email.upper(), f"  {person.email.title()} ", f"{person.email} "][variant]
 
     def _moment(self, rng: random.Random) -> datetime:
@@ -160,17 +212,38 @@ class Company:
 
     # -- Typeform ---------------------------------------------------------------------------
 
+    @cached_property
+    def typeform_plan(self) -> TypeformPlan:
+        """Who answered which form when, under which token: the index the Typeform simulator pages."""
+        draw = self.bulk("typeform")
+        counts = draw.choice(RESPONSES_PER_PERSON, size=self.customers)
+        total = int(counts.sum())
+        firsts = np.cumsum(counts) - counts
+        return TypeformPlan(
+            person=np.repeat(np.arange(self.customers, dtype=np.int32), counts),
+            number=(np.arange(total) - np.repeat(firsts, counts)).astype(np.int8),
+            form=draw.integers(0, len(FORMS), size=total).astype(np.int8),
+            submitted=self.start_epoch + draw.integers(0, self.days * 86400, size=total),
+            token_hi=draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True),
+            token_lo=draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True),
+        )
+
     def typeform_responses(self) -> Iterator[dict]:
         """Every completed response, as the Responses API returns it, plus `_form_id`."""
-        for person in self.people():
-            rng = self._rng("typeform", person.index)
-            for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
-                form = rng.choice(FORMS)
-                submitted = self._moment(rng)
-                yield self._typeform_response(rng, person, form, submitted)
+        for ordinal in range(len(self.typeform_plan.person)):
+            yield self.typeform_response(ordinal)
 
-    def _typeform_response(self, rng: random.Random, person: Person, form: str, submitted: datetime) -> dict:
-        token = f"{rng.getrandbits(128):032x}"
+    def typeform_response(self, ordinal: int) -> dict:
+        """Response number `ordinal` of the plan, with `_form_id`, regenerated from its person and number."""
+        plan = self.typeform_plan
+        person = self.person(int(plan.person[ordinal]))
+        rng = self._rng("typeform", person.index, int(plan.number[ordinal]))
+        submitted = datetime.fromtimestamp(int(plan.submitted[ordinal]), tz=UTC)
+        response = self._typeform_response(rng, person, FORMS[plan.form[ordinal]], submitted, plan.token(ordinal))
+        return {**response, "_form_id": FORMS[plan.form[ordinal]]}
+
+    def _typeform_response(self, rng: random.Random, person: Person, form: str, submitted: datetime,
+                           token: str) -> dict:
         answers: list[dict] = []
         if form == NPS_FORM:
             score = rng.choices(range(11), weights=NPS_WEIGHTS)[0]
@@ -199,8 +272,22 @@ class Company:
             "hidden": {"locale": person.language},
             "calculated": {"score": 0},
             "answers": answers,
-            "_form_id": form,
         }
+
+
+@dataclass(frozen=True)
+class TypeformPlan:
+    """One row per response, person by person; a few bytes each, never the responses themselves."""
+
+    person: np.ndarray
+    number: np.ndarray  # the response's place among its person's responses
+    form: np.ndarray  # index into FORMS
+    submitted: np.ndarray  # epoch seconds
+    token_hi: np.ndarray  # the token's 128 bits, as two unsigned 64-bit halves
+    token_lo: np.ndarray
+
+    def token(self, ordinal: int) -> str:
+        return f"{int(self.token_hi[ordinal]):016x}{int(self.token_lo[ordinal]):016x}"
 
 
 def _answer(field_type: str, ref: str, value_type: str, value: object) -> dict:

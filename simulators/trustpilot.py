@@ -18,7 +18,14 @@ Where the documentation is silent, this simulator decides, and a client must not
 
 The dataset is a view of the shared `Company`: about 30% of people write 1-2 reviews each, stars
 drawn J-shaped as on most review sites, title and text in the reviewer's language agreeing with
-the stars, ~15% edited later (`updatedAt` set), replies more likely on bad reviews.
+the stars, ~15% edited within two weeks (`updatedAt` set), replies more likely on bad reviews.
+
+Time and scale: the API answers as of `as_of` (default `company.end`; tests move it): a review
+exists once created, and its edit and its reply show once made. No review is held in memory: a
+compact plan (numpy arrays: per review its author, creation, stars, edit and reply times, id) is
+drawn in bulk on the first request and sorted in the API's order, so a creation window is two
+binary searches and a page regenerates only its own reviews. Only reviews edited by hand through
+`edit()` are kept, as overrides.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+
+import numpy as np
 
 from simulators.company import VERBATIMS, Company, Person, iso
 from simulators.server import Query, Reply, first, spoil_first
@@ -52,6 +61,9 @@ STARS_WEIGHTS = [14, 5, 7, 18, 56]
 SOURCES = {"InvitationApi": 45, "AFSv2": 30, "BasicLink": 5, "Organic": 20}
 INVITED = {"InvitationApi", "AFSv2"}
 EDITED_SHARE = 0.15
+WRITERS_SHARE = 0.3
+REVIEWS_PER_WRITER = [1, 1, 1, 2]
+NEVER = np.iinfo(np.int64).max
 REPLY_SHARE = {"pos": 0.2, "neu": 0.4, "neg": 0.7}
 TITLES = {
     "en": {"pos": "Excellent service", "neu": "Okay overall", "neg": "Very disappointed"},
@@ -78,6 +90,10 @@ def _mood(stars: int) -> str:
     return "pos" if stars >= 4 else "neu" if stars == 3 else "neg"
 
 
+def _at(epoch: int) -> str:
+    return iso(datetime.fromtimestamp(epoch, tz=UTC))
+
+
 def _parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)  # a date alone parses as midnight, as documented
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
@@ -93,19 +109,51 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def generate_reviews(company: Company, business_unit_id: str = DEFAULT_BUSINESS_UNIT_ID) -> list[dict]:
     """Every review of the business unit as the API holds it at `company.end`, oldest first."""
-    unit = {"id": business_unit_id, "identifyingName": IDENTIFYING_NAME, "displayName": DISPLAY_NAME,
-            "links": [{"href": f"{PUBLIC_BASE}/business-units/{business_unit_id}", "method": "GET",
-                       "rel": "business-units"}]}
-    reviews: list[dict] = []
-    for person in company.people():
-        rng = company.rng("trustpilot", person.index)
-        if rng.random() >= 0.3:
-            continue
-        count = rng.choice([1, 1, 1, 2])
-        consumer = _consumer(company, person, count)
-        reviews.extend(_review(company, rng, person, consumer, unit) for _ in range(count))
-    reviews.sort(key=lambda r: (r["createdAt"], r["id"]))
-    return reviews
+    return TrustpilotApi(company, business_unit_id=business_unit_id).reviews()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One row per review in the API's order (createdAt, then id); a few bytes each, never the reviews."""
+
+    person: np.ndarray
+    number: np.ndarray  # the review's place among its author's reviews
+    count: np.ndarray  # how many reviews its author wrote here
+    created: np.ndarray  # epoch seconds, ascending
+    stars: np.ndarray
+    edited: np.ndarray  # epoch seconds of the author's edit, NEVER if none
+    replied: np.ndarray  # epoch seconds of the company's reply, NEVER if none
+    id_hi: np.ndarray  # the 96-bit id as 32 high and 64 low bits
+    id_lo: np.ndarray
+
+    def review_id(self, position: int) -> str:
+        return f"{int(self.id_hi[position]):08x}{int(self.id_lo[position]):016x}"
+
+
+def _plan(company: Company) -> _Plan:
+    draw = company.bulk("trustpilot")
+    writes = draw.random(size=company.customers) < WRITERS_SHARE
+    counts = draw.choice(REVIEWS_PER_WRITER, size=company.customers) * writes
+    person = np.repeat(np.arange(company.customers), counts)
+    total = len(person)
+    created = company.start_epoch + draw.integers(0, company.days * 86400, size=total)
+    stars = 1 + draw.choice(5, p=np.array(STARS_WEIGHTS) / sum(STARS_WEIGHTS), size=total)
+    reply_share = np.select([stars >= 4, stars == 3], [REPLY_SHARE["pos"], REPLY_SHARE["neu"]], REPLY_SHARE["neg"])
+    # The API is observed at company.end: what would come later has not happened.
+    edited = np.where(draw.random(size=total) < EDITED_SHARE,
+                      created + draw.integers(3600, 14 * 86400, size=total), NEVER)
+    replied = np.where(draw.random(size=total) < reply_share, created + draw.integers(3600, 3 * 86400, size=total),
+                       NEVER)
+    edited[edited >= company.end_epoch] = NEVER
+    replied[replied >= company.end_epoch] = NEVER
+    id_hi = draw.integers(0, 2**32, size=total, dtype=np.uint64)
+    id_lo = draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True)
+    number = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    # createdAt strings and hex ids of one length sort as the numbers do.
+    order = np.lexsort((id_lo, id_hi, created))
+    return _Plan(person[order].astype(np.int32), number[order].astype(np.int8),
+                 np.repeat(counts, counts)[order].astype(np.int8), created[order], stars[order].astype(np.int8),
+                 edited[order], replied[order], id_hi[order], id_lo[order])
 
 
 def _consumer(company: Company, person: Person, count: int) -> dict:
@@ -121,28 +169,25 @@ def _consumer(company: Company, person: Person, count: int) -> dict:
     }
 
 
-def _review(company: Company, rng: Any, person: Person, consumer: dict, unit: dict) -> dict:
-    review_id = _hex24(rng)
-    created = company.moment(rng)
-    stars = rng.choices(range(1, 6), weights=STARS_WEIGHTS)[0]
+def _review(company: Company, plan: _Plan, position: int, moment: int, unit: dict) -> dict:
+    """The review at `position` of the plan as the API shows it at `moment` (epoch seconds)."""
+    person = company.person(int(plan.person[position]))
+    rng = company.rng("trustpilot", person.index, int(plan.number[position]))
+    review_id = plan.review_id(position)
+    created = datetime.fromtimestamp(int(plan.created[position]), tz=UTC)
+    stars = int(plan.stars[position])
     mood = _mood(stars)
     source = rng.choices(list(SOURCES), weights=list(SOURCES.values()))[0]
     invited = source in INVITED
     experienced = (created - timedelta(days=rng.randrange(15))).replace(hour=0, minute=0, second=0)
-    latest = company.end - timedelta(seconds=1)  # the API is observed at company.end
-    updated = None
-    if rng.random() < EDITED_SHARE:
-        candidate = created + timedelta(seconds=rng.randrange(3600, 14 * 86400))
-        updated = candidate if candidate <= latest else None
+    edited, replied = int(plan.edited[position]), int(plan.replied[position])
     reply = None
-    if rng.random() < REPLY_SHARE[mood]:
-        replied = created + timedelta(seconds=rng.randrange(3600, 3 * 86400))
-        if replied <= latest:
-            reply = {"text": REPLIES[person.language], "authorBusinessUserId": _hex24(rng),
-                     "createdAt": iso(replied), "updatedAt": None}
+    if replied < moment:
+        reply = {"text": REPLIES[person.language], "authorBusinessUserId": _hex24(rng), "createdAt": _at(replied),
+                 "updatedAt": None}
     return {
         "id": review_id,
-        "consumer": consumer,
+        "consumer": _consumer(company, person, int(plan.count[position])),
         "businessUnit": unit,
         "stars": stars,
         "title": TITLES[person.language][mood],
@@ -150,7 +195,7 @@ def _review(company: Company, rng: Any, person: Person, consumer: dict, unit: di
         "language": person.language,
         "location": None,
         "createdAt": iso(created),
-        "updatedAt": iso(updated) if updated else None,
+        "updatedAt": _at(edited) if edited < moment else None,
         "experiencedAt": iso(experienced),
         "referralEmail": company.spelled_email(person, "trustpilot") if invited else None,
         "referenceId": f"order-{rng.randrange(10**5, 10**6)}" if invited else None,
@@ -192,31 +237,69 @@ class TrustpilotApi:
     def __init__(self, company: Company, api_key: str = DEFAULT_API_KEY,
                  business_unit_id: str = DEFAULT_BUSINESS_UNIT_ID, *, rate_limit: RateLimit | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self.company = company
         self.api_key = api_key
         self.business_unit_id = business_unit_id
-        self._lock = threading.Lock()
-        # Oldest first by (createdAt, id); an edit swaps the dict in place, never mutates it,
-        # so a page already handed to the server thread is not changed under it.
-        self._reviews = generate_reviews(company, business_unit_id)
+        self.as_of = company.end
+        self._unit = {"id": business_unit_id, "identifyingName": IDENTIFYING_NAME, "displayName": DISPLAY_NAME,
+                      "links": [{"href": f"{PUBLIC_BASE}/business-units/{business_unit_id}", "method": "GET",
+                                 "rel": "business-units"}]}
+        self._lock = threading.RLock()
+        self._plan: _Plan | None = None
+        # Reviews edited through edit(): plan position -> (edited at, the review as edited). A new
+        # edit replaces the dict, never mutates it, so a page already handed out does not change.
+        self._edited: dict[int, tuple[int, dict]] = {}
         self._limiter = _SlidingWindow(rate_limit, clock) if rate_limit else None
+
+    def _built(self) -> _Plan:
+        with self._lock:
+            if self._plan is None:
+                self._plan = _plan(self.company)
+            return self._plan
+
+    def _moment(self) -> int:
+        """`as_of` in epoch seconds, rounded up: what happened at second t is visible when t < this."""
+        return math.ceil(self.as_of.timestamp())
+
+    def _review(self, position: int) -> dict:
+        moment = self._moment()
+        edited = self._edited.get(position)
+        if edited is not None and edited[0] < moment:
+            return edited[1]
+        return _review(self.company, self._built(), position, moment, self._unit)
+
+    def _created_between(self, start: int | None, end: int | None) -> range:
+        """Plan positions of the reviews created in [start, end) and before `as_of`."""
+        created = self._built().created
+        stop = min(self._moment(), end) if end is not None else self._moment()
+        begin = int(np.searchsorted(created, start, side="left")) if start is not None else 0
+        return range(begin, max(begin, int(np.searchsorted(created, stop, side="left"))))
 
     def reviews(self) -> list[dict]:
         """The current state of every review, oldest first (what a full read should land)."""
-        with self._lock:
-            return list(self._reviews)
+        return [self._review(position) for position in self._created_between(None, None)]
 
     def edit(self, review_id: str, *, at: datetime, **changes: Any) -> dict:
         """The consumer edits a review at `at`: `changes` replace fields and `updatedAt` moves."""
+        plan = self._built()
+        try:
+            if len(review_id) != 24:
+                raise ValueError(review_id)
+            hi, lo = np.uint64(int(review_id[:8], 16)), np.uint64(int(review_id[8:], 16))
+        except ValueError:
+            raise KeyError(f"no review {review_id}") from None
+        found = np.flatnonzero((plan.id_hi == hi) & (plan.id_lo == lo))
+        if not len(found) or int(found[0]) not in self._created_between(None, None):
+            raise KeyError(f"no review {review_id}")
+        position = int(found[0])
+        old = self._review(position)
+        last = _parse_time(old["updatedAt"] or old["createdAt"])
+        if at <= last:
+            raise ValueError(f"an edit at {at} must come after the review's last change at {last}")
+        edited = {**old, **changes, "updatedAt": iso(at)}
         with self._lock:
-            index = next((i for i, r in enumerate(self._reviews) if r["id"] == review_id), None)
-            if index is None:
-                raise KeyError(f"no review {review_id}")
-            old = self._reviews[index]
-            last = _parse_time(old["updatedAt"] or old["createdAt"])
-            if at <= last:
-                raise ValueError(f"an edit at {at} must come after the review's last change at {last}")
-            self._reviews[index] = {**old, **changes, "updatedAt": iso(at)}
-            return self._reviews[index]
+            self._edited[position] = (int(at.timestamp()), edited)
+        return edited
 
     def handle(self, method: str, path: str, query: Query, headers: dict[str, str], body: bytes) -> Reply:
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -239,8 +322,8 @@ class TrustpilotApi:
             stars = {int(s) for s in _multi(query, "stars")}
             start = first(query, "startDateTime")
             end = first(query, "endDateTime")
-            start_at = _parse_time(start) if start else None
-            end_at = _parse_time(end) if end else None
+            start_at = math.ceil(_parse_time(start).timestamp()) if start else None
+            end_at = math.ceil(_parse_time(end).timestamp()) if end else None
         except ValueError as exc:
             return _error(400, f"Invalid parameter: {exc}")
         order = first(query, "orderBy", "createdat.desc")
@@ -253,24 +336,36 @@ class TrustpilotApi:
         if not stars <= {1, 2, 3, 4, 5}:
             return _error(400, "stars must be between 1 and 5")
         languages = set(_multi(query, "language"))
-        with self._lock:
-            selected = [r for r in self._reviews
-                        if (start_at is None or _parse_time(r["createdAt"]) >= start_at)
-                        and (end_at is None or _parse_time(r["createdAt"]) < end_at)
-                        and (not stars or r["stars"] in stars)
-                        and (not languages or r["language"] in languages)]
+        window = self._created_between(start_at, end_at)
+        begin = (page - 1) * per_page
+        if stars or languages or order.startswith("stars"):
+            selected = self._selected(window, stars, languages, order)
+            total, reviews = len(selected), selected[begin:begin + per_page]
+        else:
+            # Only a creation window: the page is a slice of the plan, the one fast path a connector takes.
+            positions = window if order == "createdat.asc" else window[::-1]
+            total, reviews = len(positions), [self._review(p) for p in positions[begin:begin + per_page]]
+        host = lowered.get("host", "127.0.0.1")
+        links = []
+        if begin + per_page < total:
+            links.append(self._link(host, path, page + 1, per_page, "next-page"))
+        if page > 1:
+            links.append(self._link(host, path, page - 1, per_page, "prev-page"))
+        return Reply(200, {"reviews": reviews, "links": links})
+
+    def _selected(self, window: range, stars: set[int], languages: set[str], order: str) -> list[dict]:
+        """Every review of the window that passes the stars and language filters, in `order`.
+
+        Reads the whole window: filtering on content is for exploring the simulator, not a
+        connector's path, so it is allowed to cost what it reads.
+        """
+        selected = [r for r in map(self._review, window)
+                    if (not stars or r["stars"] in stars) and (not languages or r["language"] in languages)]
         if order.startswith("stars"):
             selected.sort(key=lambda r: (r["stars"], r["createdAt"], r["id"]))
         if order.endswith(".desc"):
             selected.reverse()
-        begin = (page - 1) * per_page
-        host = lowered.get("host", "127.0.0.1")
-        links = []
-        if begin + per_page < len(selected):
-            links.append(self._link(host, path, page + 1, per_page, "next-page"))
-        if page > 1:
-            links.append(self._link(host, path, page - 1, per_page, "prev-page"))
-        return Reply(200, {"reviews": selected[begin:begin + per_page], "links": links})
+        return selected
 
     @staticmethod
     def _link(host: str, path: str, page: int, per_page: int, rel: str) -> dict:
