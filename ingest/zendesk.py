@@ -11,10 +11,13 @@ Protocol (shared/api-protocols.md §2), the facts this module relies on:
   `updated_at`, so a ticket may arrive with `updated_at` before start_time) or `updated_at`
   (users). The export runs to "now", not to the end of our window.
 - The exports allow 10 requests a minute; a 429 carries `Retry-After`, which HttpClient honours.
-- `ticket_metrics` and `satisfaction_ratings` use the cursor envelope: `page[size]` (at most
-  100), `page[after]=<meta.after_cursor>`, until `meta.has_more` is false. Metrics come newest
-  created first and have no updated-since filter; ratings filter `created_at` with `start_time`
-  and `end_time` (Unix seconds).
+- Ticket metrics come with the ticket export: `include=metric_sets` sideloads a top-level
+  `metric_sets[]` beside `tickets[]`, one metric set per ticket of the page, shaped as the
+  `GET ticket_metrics` list serves them. That list (newest created first, no updated-since
+  filter) is never called.
+- `satisfaction_ratings` uses the cursor envelope: `page[size]` (at most 100),
+  `page[after]=<meta.after_cursor>`, until `meta.has_more` is false; it filters `created_at`
+  with `start_time` and `end_time` (Unix seconds).
 
 Choices, and why:
 - Where a run starts. The export restarts from the window's start rather than from a saved
@@ -26,11 +29,14 @@ Choices, and why:
   export cannot be stopped at a time; they land anyway: the export only ever holds a record's
   latest version, which the loader would keep over any older one, and the next run sees it
   again as no change.
-- Ticket metrics. With no filter, every run pages through all metrics and lands those updated
-  since the window's start. Stopping early on the newest-created-first order is not safe: a
-  ticket created long ago can be updated today (it can stay open for months), so a page of old,
-  unchanged metrics says nothing about the pages after it. At scale, `include=metric_sets` on
-  the ticket export is the incremental alternative.
+- Ticket metrics. A metric set changes only when its ticket does, and the ticket export is
+  incremental, so the `ticket_metrics` stream reads the ticket export with `include=metric_sets`
+  over its own window and cursor (the same start_time, lookback and paging as `tickets`) and
+  lands the sideloaded metric sets: a night costs what changed, not every metric ever made (the
+  metrics list has no updated-since filter and comes newest created first, so it would have to
+  be paged in full every run). A ticket changed for another reason (a rating, a closure) brings
+  its metric set along unchanged, which lands as no change. The price is a second pass over the
+  ticket export, counted against its 10 requests a minute.
 - Satisfaction ratings. The filter is on creation, but a customer can change a rating until its
   ticket closes. Solved tickets close within 28 days (Zendesk's system limit; 4 days by the
   default automation; UNCONFIRMED in the protocol notes) and a rating is made after its
@@ -50,8 +56,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.http import HttpClient, RetryPolicy, SourceHTTPError
-from ingest.streams import Record, RecordError, Stream, Window, parse_timestamp
+from ingest.connections import source_connection
+from ingest.http import HttpClient, SourceHTTPError
+from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_zendesk"
 SOURCE = "zendesk"
@@ -87,7 +94,7 @@ def _utc_now() -> datetime:
 
 
 @dataclass
-class ZendeskSource:
+class ZendeskSource(Source):
     client: HttpClient
     history_start: datetime | None = None
     # The wall clock, only to keep start_time out of the minute Zendesk refuses; never for windows.
@@ -99,7 +106,7 @@ class ZendeskSource:
         if stream.name in ("tickets", "users"):
             return self._export(stream.name, window)
         if stream.name == "ticket_metrics":
-            return self._ticket_metrics(window)
+            return self._export("tickets", window, sideload="metric_sets", stream=stream.name)
         if stream.name == "satisfaction_ratings":
             return self._satisfaction_ratings(window)
         raise ValueError(f"zendesk has no stream {stream.name!r}; streams: {', '.join(s.name for s in STREAMS)}")
@@ -111,23 +118,22 @@ class ZendeskSource:
         latest = math.floor((self.clock() - RECENT_GUARD).timestamp())
         return max(EARLIEST_START_TIME, min(math.floor(window.start.timestamp()), latest))
 
-    def _export(self, resource: str, window: Window) -> Iterator[list[Record]]:
-        path = f"incremental/{resource}/cursor.json"
-        params: dict[str, Any] = {"start_time": self.start_time(window), "per_page": EXPORT_PAGE_SIZE}
+    def _export(self, resource: str, window: Window, *, sideload: str | None = None,
+                stream: str | None = None) -> Iterator[list[Record]]:
+        """Pages of the `resource` export from the window's start, or of its `sideload` array when given."""
+        path, stream = f"incremental/{resource}/cursor.json", stream or resource
+        include = {"include": sideload} if sideload else {}
+        params: dict[str, Any] = {"start_time": self.start_time(window), "per_page": EXPORT_PAGE_SIZE, **include}
         while True:
-            body = self._get(path, params, resource)
-            yield _records(body, resource)
+            body = self._get(path, params, stream)
+            yield _records(body, sideload or resource, stream)
             if body.get("end_of_stream") is True:
                 return
             cursor = body.get("after_cursor")
             if not cursor or cursor == params.get("cursor"):
-                raise ValueError(f"zendesk.{resource}: the export is not at its end but gave no new after_cursor; "
+                raise ValueError(f"zendesk.{stream}: the export is not at its end but gave no new after_cursor; "
                                  "cannot page further")
-            params = {"cursor": cursor, "per_page": EXPORT_PAGE_SIZE}
-
-    def _ticket_metrics(self, window: Window) -> Iterator[list[Record]]:
-        for page in self._cursor_pages("ticket_metrics", {}):
-            yield [record for record in page if _changed_since(record, window.start)]
+            params = {"cursor": cursor, "per_page": EXPORT_PAGE_SIZE, **include}
 
     def _satisfaction_ratings(self, window: Window) -> Iterator[list[Record]]:
         # Both bounds are whole seconds and taken as inclusive: end_time is the window's last second.
@@ -140,7 +146,7 @@ class ZendeskSource:
         params: dict[str, Any] = {**filters, "page[size]": LIST_PAGE_SIZE}
         while True:
             body = self._get(resource, params, resource)
-            yield _records(body, resource)
+            yield _records(body, resource, resource)
             meta = body.get("meta") or {}
             if not meta.get("has_more"):
                 return
@@ -154,47 +160,35 @@ class ZendeskSource:
         try:
             return self.client.get_json(path, params=params, stream=stream)
         except SourceHTTPError as exc:
-            # HttpClient words a client error "HTTP <status>: <body>"; these two need a hint, not the body.
-            if "HTTP 401" in str(exc):
+            # These two need a hint, not the body.
+            if exc.status == 401:
                 raise SourceHTTPError(SOURCE, stream, exc.url, f"HTTP 401, credentials refused: check the login "
-                                      f"(agent email) and password (API token) of connection {CONN_ID}") from None
-            if "HTTP 403" in str(exc):
+                                      f"(agent email) and password (API token) of connection {CONN_ID}",
+                                      status=401) from None
+            if exc.status == 403:
                 raise SourceHTTPError(SOURCE, stream, exc.url, "HTTP 403, access denied: the incremental exports "
-                                      "need an admin's API token") from None
+                                      "need an admin's API token", status=403) from None
             raise
 
 
-def _records(body: Any, resource: str) -> list[Record]:
-    records = body.get(resource) if isinstance(body, dict) else None
+def _records(body: Any, array: str, stream: str) -> list[Record]:
+    records = body.get(array) if isinstance(body, dict) else None
     if not isinstance(records, list):
-        raise ValueError(f"zendesk.{resource}: the response has no `{resource}` array; is the connection host "
+        raise ValueError(f"zendesk.{stream}: the response has no `{array}` array; is the connection host "
                          "https://<subdomain>.zendesk.com?")
     return records
 
 
-def _changed_since(record: Any, start: datetime | None) -> bool:
-    if start is None:
-        return True
-    try:
-        return parse_timestamp(record["updated_at"]) >= start
-    except (RecordError, KeyError, TypeError):
-        return True  # passed on, so the loader rejects it with its reason instead of it vanishing
-
-
 def from_connection(conn: Any) -> ZendeskSource:
-    extra = conn.extra_dejson
-    host = (conn.host or "").rstrip("/")
+    settings = source_connection(conn, CONN_ID, login="the agent's email", password="an API token")
+    host = (settings.host or "").rstrip("/")
     if not host:
         raise ValueError(f"connection {CONN_ID}: host must be the account's URL, https://<subdomain>.zendesk.com")
     if "://" not in host:
         host = f"https://{host}"
     host = host.removesuffix("/api/v2")
-    if not conn.login or not conn.password:
-        raise ValueError(f"connection {CONN_ID}: login (the agent's email) and password (an API token) are "
-                         "both required")
-    start = extra.get("start_date")
     return ZendeskSource(
-        client=HttpClient(SOURCE, f"{host}/api/v2", auth=(f"{conn.login}/token", conn.password),
-                          policy=RetryPolicy.from_extra(extra.get("retry"))),
-        history_start=parse_timestamp(start) if start else None,
+        client=HttpClient(SOURCE, f"{host}/api/v2", auth=(f"{settings.login}/token", settings.password),
+                          policy=settings.retry),
+        history_start=settings.history_start,
     )

@@ -11,6 +11,9 @@ otherwise). Endpoints, as documented:
   its latest version, ordered by `generated_timestamp` (users: `updated_at`) then id, and is
   included when that time is >= start_time; the most recent minute is never served. The cursor
   encodes a position in that order, so it stays valid while records change.
+  `include=metric_sets` on the ticket export sideloads each ticket's metric set: a top-level
+  `metric_sets[]` beside `tickets[]`, one per ticket of the page, in the same order, shaped as
+  the ticket metrics list serves them.
 - `GET /api/v2/ticket_metrics[.json]` and `GET /api/v2/satisfaction_ratings[.json]`: the cursor
   envelope (`page[size]` 1-100, `page[after]`/`page[before]`; `meta {has_more, after_cursor,
   before_cursor}`, `links {next, prev}`), or offset pagination (`page`, `per_page`, `next_page`,
@@ -24,21 +27,34 @@ otherwise). Endpoints, as documented:
 Where the documentation is silent, this simulator decides, and a client must not lean on more:
 - `end_of_stream` is true when a page comes back short of `per_page`, so an export whose size is
   a multiple of `per_page` ends with an empty page. `after_cursor` is always set, as in the
-  official example; with no records it keeps the position asked for.
+  official example; with no records it keeps the position asked for. `after_url` and
+  `before_url` carry `per_page` and `include` when the request did.
 - `meta.has_more` looks ahead: it is false on the last page with records.
 - The ratings list serves received ratings (good/bad) ordered by id, i.e. by creation;
   `start_time` and `end_time` are both inclusive.
 - `per_page` of the exports is capped at 1000. `Retry-After` is fractional seconds, rounded up
   to 0.01 s, so tests can use tiny rate windows; Zendesk sends whole seconds.
 - Agents (assignees) and organisations are referenced by id but not served as users.
+- A spoiled page (`spoil_record`) loses the id of the first record of each of its arrays, so a
+  sideloaded metric set is spoiled along with its ticket.
 
 Time model: every ticket, user, metric set and rating has a history of versions, each visible
 from its `generated_timestamp` (up to 30 s after `updated_at`, like Zendesk's background
 processing). The API answers as of `as_of` (default `company.end`; tests move it to replay
-updates): the latest version generated before it. Ticket lifecycle: new -> open (first agent
-reply, assignment) -> maybe pending -> open -> solved (90%) -> maybe reopened and solved again;
-then a survey may be offered and rated good/bad, a rating may be changed, and the ticket closes
-four days after its last solve (Zendesk's default automation), after which nothing changes.
+updates): of the versions generated before it, the one made last. Ticket lifecycle: new -> open
+(first agent reply, assignment) -> maybe pending -> open -> solved (90%) -> maybe reopened and
+solved again; then a survey may be offered and rated good/bad, a rating may be changed, and the
+ticket closes four days after its last solve (Zendesk's default automation), after which nothing
+changes.
+
+Memory: nothing is served from stored records. A first request builds an `_Index` from the seed:
+per user the moments of its versions, per ticket its creation and the draws that shape it, per
+ticket event its time, its background lag and its kind (about 6 bytes an event, in `array`s).
+A view as of a moment sorts record handles by the API's order (20 bytes a record, kept for the
+last few moments asked), and a page regenerates only its own records from the index and
+`company.person()`. So memory grows by bytes, not dicts, per record, and a page costs what its
+own records cost. Ticket ids are dealt in creation order across all tickets, so the index is
+built whole, on the first request (about a minute of CPU per million customers), not at start-up.
 """
 
 from __future__ import annotations
@@ -50,32 +66,39 @@ import math
 import re
 import threading
 import time
+from array import array
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from itertools import accumulate
 from random import Random
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from simulators.company import VERBATIMS, Company, Person, iso
+from simulators.company import VERBATIMS, Company, Person
 from simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_EMAIL = "agent@cxloop.example"
 DEFAULT_TOKEN = "zd-demo-token"
 ACCOUNT_URL = "https://cxloop.zendesk.com"
 RESOURCES = ("tickets", "users", "ticket_metrics", "satisfaction_ratings")
+SIDELOADS = ("metric_sets",)
 
 EXPORT_MAX_PER_PAGE = 1000
 LIST_MAX_PAGE_SIZE = 100
 OFFSET_RECORD_LIMIT = 10_000
 RECENT_SECONDS = 60
 AUTO_CLOSE = timedelta(days=4)
+# Views as of this many distinct moments stay built; tests replaying updates move between a few.
+CACHED_VIEWS = 8
 
 CHANNELS = {"email": 40, "web": 25, "chat": 15, "api": 5, "voice": 10, "mobile": 5}
 TICKETS_PER_PERSON = [0, 0, 1, 1, 1, 2, 2, 3, 4]
 MOODS = {"pos": 35, "neu": 40, "neg": 25}
 GOOD_SHARE = {"pos": 0.95, "neu": 0.6, "neg": 0.15}
+TICKET_TYPES = {"question": 50, "incident": 35, "problem": 5, "task": 10}
+PRIORITIES = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
 TIME_ZONES = {"GB": "London", "PL": "Warsaw", "FR": "Paris", "IR": "Tehran", "CN": "Beijing"}
 AGENT_IDS = tuple(range(9_100_001, 9_100_009))
 GROUP_IDS = (20_000_001, 20_000_002)
@@ -91,12 +114,20 @@ RATING_SCORES = {"offered", "unoffered", "received", "received_with_comment", "r
                  "good", "good_with_comment", "good_without_comment", "bad", "bad_with_comment",
                  "bad_without_comment"}
 
+# Ticket events, by the code the index stores; a metric set changes on all but the survey's.
+EVENT_KINDS = ("created", "replied", "pending", "customer_replied", "solved", "reopened", "offered", "rated",
+               "rating_changed", "closed")
+_KIND_CODES = {kind: code for code, kind in enumerate(EVENT_KINDS)}
+_RATING_KINDS = frozenset({"rated", "rating_changed"})
+_SURVEY_KINDS = frozenset({"offered", *_RATING_KINDS})
+
 _EXPORT_PATH = re.compile(r"^/api/v2/incremental/(?P<resource>tickets|users)/cursor\.json$")
 _LIST_PATH = re.compile(r"^/api/v2/(?P<resource>ticket_metrics|satisfaction_ratings)(?:\.json)?$")
 _CLAUSE = re.compile(r"[,，،.。]")
+# Sort keys packed into one int, (time, handle) -> time * _SPAN + handle, sort fastest as plain ints.
+_SPAN = 1 << 32
 
 Key = tuple[int, ...]
-History = list[tuple[int, dict]]  # (generated epoch, record), oldest first
 
 
 def _epoch(moment: datetime) -> int:
@@ -104,7 +135,8 @@ def _epoch(moment: datetime) -> int:
 
 
 def _at(epoch: int) -> str:
-    return iso(datetime.fromtimestamp(epoch, tz=UTC))
+    # What company.iso writes, a few times faster: a page of tickets formats thousands of these.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _span(rng: Random, low_minutes: float, high_minutes: float) -> int:
@@ -115,13 +147,11 @@ def _span(rng: Random, low_minutes: float, high_minutes: float) -> int:
 def business_minutes(start: int, end: int) -> int:
     """Minutes of [start, end) inside business hours, Monday-Friday 09:00-17:00 UTC."""
     seconds = 0
-    day = datetime.fromtimestamp(start, tz=UTC).date()
-    last = datetime.fromtimestamp(end, tz=UTC).date()
-    while day <= last:
-        if day.weekday() < 5:
-            opens = _epoch(datetime(day.year, day.month, day.day, 9, tzinfo=UTC))
+    for day in range(start // 86400, end // 86400 + 1):
+        # Day 0 of the Unix epoch, 1970-01-01, was a Thursday (weekday 3).
+        if (day + 3) % 7 < 5:
+            opens = day * 86400 + 9 * 3600
             seconds += max(0, min(end, opens + 8 * 3600) - max(start, opens))
-        day += timedelta(days=1)
     return seconds // 60
 
 
@@ -151,24 +181,306 @@ def _decode(cursor: str) -> tuple[str, Key]:
         raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
-@dataclass
-class _Ticket:
-    """One ticket's timeline before ids are dealt out in creation order."""
+class _Weighted:
+    """A weighted choice by index, drawing exactly what `rng.choices(list(weights), weights=...)` draws.
 
-    person: Person
-    user_id: int
+    Its own bisection over precomputed cumulative weights, as `Random.choices` does inside: the
+    index build makes millions of these draws.
+    """
+
+    def __init__(self, weights: dict[str, int]) -> None:
+        self.names = list(weights)
+        self.cumulative = list(accumulate(weights.values()))
+        self.total = self.cumulative[-1] + 0.0
+
+    def draw(self, rng: Random) -> int:
+        return bisect.bisect(self.cumulative, rng.random() * self.total, 0, len(self.cumulative) - 1)
+
+
+_MOOD, _CHANNEL = _Weighted(MOODS), _Weighted(CHANNELS)
+_TYPE, _PRIORITY = _Weighted(TICKET_TYPES), _Weighted(PRIORITIES)
+_LAGS = range(31)
+
+
+# -- what the seed decides, per person and per ticket ------------------------------------------
+
+
+class _UserPlan(NamedTuple):
     created: int
-    events: list[tuple[int, str]]
-    rng_state: Random
-    ticket_id: int = 0
-    metric_id: int = 0
-    rating_id: int = 0
+    versions: tuple[int, ...]  # the moment of each version, creation first
+    has_external_id: bool
 
 
-@dataclass
+def _plan_user(company: Company, index: int, end: int) -> _UserPlan:
+    rng = company.rng("zendesk", "user", index)
+    start = _epoch(company.start)
+    # Most customers were users before the period; the rest sign up during it.
+    joined_before = rng.random() < 0.6
+    created = start - rng.randrange(86400, 400 * 86400) if joined_before else _epoch(company.moment(rng))
+    has_external_id = rng.random() < 0.7
+    updates = sorted({created + 1 + rng.randrange(max(1, end - created - 1))
+                      for _ in range(rng.choice([0, 0, 1, 1, 2]))})
+    return _UserPlan(created, (created, *(u for u in updates if u < end)), has_external_id)
+
+
+def _timeline(rng: Random, created: int) -> list[tuple[int, str]]:
+    t = created
+    events = [(t, "created")]
+    t += _span(rng, 5, 2 * 1440)
+    events.append((t, "replied"))
+    if rng.random() < 0.5:
+        t += _span(rng, 10, 1440)
+        events.append((t, "pending"))
+        t += _span(rng, 30, 2 * 1440)
+        events.append((t, "customer_replied"))
+    if rng.random() >= 0.9:
+        return events
+    t += _span(rng, 30, 3 * 1440)
+    events.append((t, "solved"))
+    if rng.random() < 0.15:
+        t += _span(rng, 60, 2 * 1440)
+        events.append((t, "reopened"))
+        t += _span(rng, 30, 2 * 1440)
+        events.append((t, "solved"))
+    solved = t
+    if rng.random() < 0.7:
+        events.append((t + 1, "offered"))
+        if rng.random() < 0.6:
+            # At most three days after the solve: ratings only change while the ticket is open to it.
+            t += _span(rng, 10, 2 * 1440)
+            events.append((t, "rated"))
+            if rng.random() < 0.2:
+                t += _span(rng, 30, 1440)
+                events.append((t, "rating_changed"))
+    events.append((solved + int(AUTO_CLOSE.total_seconds()), "closed"))
+    return events
+
+
+def _plan_tickets(company: Company, index: int, user_created: int, end: int) -> list[tuple[int, list]]:
+    """(created, events before `end`) of each ticket the person raises, in the order they are drawn."""
+    rng = company.rng("zendesk", "tickets", index)
+    earliest = max(_epoch(company.start), user_created + 60)
+    plans = []
+    for _ in range(rng.choice(TICKETS_PER_PERSON)):
+        if earliest >= end:
+            break
+        created = earliest + rng.randrange(end - earliest)
+        plans.append((created, [e for e in _timeline(rng, created) if e[0] < end]))
+    return plans
+
+
+class _Draws(NamedTuple):
+    """A ticket's attributes, as indexes into the tables above, in the order they are drawn."""
+
+    mood: int
+    channel: int
+    assignee: int
+    group: int
+    good: int
+    with_comment: int
+    reason: int
+    type: int
+    priority: int
+
+
+def _draw_ticket(company: Company, index: int, created: int, events: int) -> tuple[_Draws, list[int]]:
+    """The ticket's attributes and, per event, its background-processing lag in seconds."""
+    rng = company.rng("zendesk", "ticket", index, created)
+    mood = _MOOD.draw(rng)
+    channel = _CHANNEL.draw(rng)
+    assignee = rng.choice(range(len(AGENT_IDS)))
+    group = rng.choice(range(len(GROUP_IDS)))
+    good = rng.random() < GOOD_SHARE[_MOOD.names[mood]]
+    with_comment = rng.random() < 0.6
+    reason = rng.choice(range(len(BAD_REASONS)))
+    draws = _Draws(mood, channel, assignee, group, good, with_comment, reason, _TYPE.draw(rng), _PRIORITY.draw(rng))
+    # choice() over a range draws what randrange(0, 31) draws, with less argument checking.
+    return draws, [rng.choice(_LAGS) for _ in range(events)]
+
+
+class _Event(NamedTuple):
+    at: int
+    generated: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class _TicketPlan:
+    """One ticket as the index remembers it: enough to rebuild any of its versions."""
+
+    person: int
+    created: int
+    ticket_id: int
+    metric_id: int
+    rating_id: int | None
+    draws: _Draws
+    events: list[_Event]
+
+
+class _Index:
+    """Where every record sits and when each of its versions became visible, never the records.
+
+    Users are indexed by person. Tickets are indexed in the order they are drawn (person, then
+    ticket), `j` below; Zendesk deals ids out in creation order, so `ticket_offset[j]` is the
+    ticket's id less FIRST_TICKET_ID and `ticket_at_offset` maps back. Ratings are numbered in
+    the order they were made. Event times are kept relative to their ticket's creation.
+    """
+
+    DRAWS = len(_Draws._fields)
+
+    def __init__(self, company: Company) -> None:
+        self.company = company
+        self.end = _epoch(company.end)
+        self.user_id_base = company.zendesk_user_id(company.person(0))
+        self.user_first = array("q", [0])
+        self.user_moments = array("q")
+        self.ticket_person = array("i")
+        self.ticket_created = array("q")
+        self.ticket_first = array("q", [0])
+        self.ticket_draws = array("B")
+        self.event_generated = array("i")  # seconds after the ticket's creation
+        self.event_lag = array("B")  # seconds from the change to its visibility
+        self.event_kind = array("B")
+        # Ratings as they are met, in ticket order: when made, when visible, on which ticket.
+        rated = (array("q"), array("q"), array("i"))
+        for index in range(company.customers):
+            self._add_person(index, rated)
+        self._deal_ticket_ids()
+        self._deal_rating_ids(*rated)
+
+    def _add_person(self, index: int, rated: tuple[array, array, array]) -> None:
+        user = _plan_user(self.company, index, self.end)
+        self.user_moments.extend(user.versions)
+        self.user_first.append(len(self.user_moments))
+        for created, events in _plan_tickets(self.company, index, user.created, self.end):
+            draws, lags = _draw_ticket(self.company, index, created, len(events))
+            j = len(self.ticket_created)
+            self.ticket_person.append(index)
+            self.ticket_created.append(created)
+            self.ticket_draws.extend(draws)
+            for (at, kind), lag in zip(events, lags, strict=True):
+                self.event_generated.append(at + lag - created)
+                self.event_lag.append(lag)
+                self.event_kind.append(_KIND_CODES[kind])
+                if kind == "rated":
+                    for column, value in zip(rated, (at, at + lag, j), strict=True):
+                        column.append(value)
+            self.ticket_first.append(len(self.event_kind))
+
+    def _deal_ticket_ids(self) -> None:
+        # By creation, ties in person order: the order the tickets were drawn in.
+        keys = [created * _SPAN + j for j, created in enumerate(self.ticket_created)]
+        keys.sort()
+        self.ticket_at_offset = array("i", (key % _SPAN for key in keys))
+        del keys
+        self.ticket_offset = array("i", bytes(4 * len(self.ticket_at_offset)))
+        for offset, j in enumerate(self.ticket_at_offset):
+            self.ticket_offset[j] = offset
+
+    def _deal_rating_ids(self, made: array, generated: array, tickets: array) -> None:
+        # By the moment of rating, ties by ticket id.
+        keys = [moment * _SPAN + self.ticket_offset[j] for moment, j in zip(made, tickets, strict=True)]
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        del keys
+        self.rating_ticket = array("i", (tickets[n] for n in order))
+        self.rating_created = array("q", (made[n] for n in order))
+        self.rating_generated = array("q", (generated[n] for n in order))
+        self.ticket_rating = array("i", [-1]) * len(self.ticket_created)
+        for number, j in enumerate(self.rating_ticket):
+            self.ticket_rating[j] = number
+
+    @property
+    def tickets(self) -> int:
+        return len(self.ticket_created)
+
+    def ticket(self, j: int) -> _TicketPlan:
+        created, offset, rating = self.ticket_created[j], self.ticket_offset[j], self.ticket_rating[j]
+        events = [_Event(created + self.event_generated[i] - self.event_lag[i], created + self.event_generated[i],
+                         EVENT_KINDS[self.event_kind[i]])
+                  for i in range(self.ticket_first[j], self.ticket_first[j + 1])]
+        draws = _Draws(*self.ticket_draws[j * self.DRAWS:(j + 1) * self.DRAWS])
+        return _TicketPlan(self.ticket_person[j], created, FIRST_TICKET_ID + offset, FIRST_METRIC_ID + offset,
+                           FIRST_RATING_ID + rating if rating >= 0 else None, draws, events)
+
+    # -- views: record handles in API order, as of a moment --------------------------------------
+
+    def tickets_at(self, moment: int) -> _View:
+        created, first_event, generated, offsets = (self.ticket_created, self.ticket_first, self.event_generated,
+                                                    self.ticket_offset)
+        keys = []
+        for j in range(self.tickets):
+            origin, lowest, i = created[j], first_event[j], first_event[j + 1] - 1
+            # The version shown is the last one made among those generated before the moment.
+            while i >= lowest and origin + generated[i] >= moment:
+                i -= 1
+            if i >= lowest:
+                keys.append((origin + generated[i]) * _SPAN + offsets[j])
+        keys.sort()
+        return _View(moment, array("q", (key // _SPAN for key in keys)),
+                     array("q", (FIRST_TICKET_ID + key % _SPAN for key in keys)),
+                     array("i", (self.ticket_at_offset[key % _SPAN] for key in keys)))
+
+    def users_at(self, moment: int) -> _View:
+        moments, firsts = self.user_moments, self.user_first
+        keys = []
+        for index in range(len(firsts) - 1):
+            i = bisect.bisect_left(moments, moment, firsts[index], firsts[index + 1]) - 1
+            if i >= firsts[index]:
+                keys.append(moments[i] * _SPAN + index)
+        keys.sort()
+        # User ids follow person indexes (Company.zendesk_user_id), so (time, index) is the API's order.
+        return _View(moment, array("q", (key // _SPAN for key in keys)),
+                     array("q", (self.user_id_base + key % _SPAN for key in keys)),
+                     array("i", (key % _SPAN for key in keys)))
+
+    def metrics_at(self, moment: int) -> _View:
+        # Newest created first is highest id first; negated, the keys ascend like every other view's.
+        view = _View(moment, array("q"), array("q"), array("i"))
+        for offset in range(self.tickets - 1, -1, -1):
+            j = self.ticket_at_offset[offset]
+            if self.ticket_created[j] + self.event_generated[self.ticket_first[j]] < moment:
+                view.heads.append(-self.ticket_created[j])
+                view.tails.append(-(FIRST_METRIC_ID + offset))
+                view.handles.append(j)
+        return view
+
+    def ratings_at(self, moment: int) -> _View:
+        numbers = [n for n, generated in enumerate(self.rating_generated) if generated < moment]
+        return _View(moment, array("q", (FIRST_RATING_ID + n for n in numbers)), None, array("i", numbers))
+
+
+@dataclass(frozen=True)
 class _View:
-    keys: list[Key]
-    records: list[dict]
+    """Handles of the records visible at `moment`, sorted by the API's key (`heads`, then `tails`)."""
+
+    moment: int
+    heads: array
+    tails: array | None
+    handles: array
+
+    def key(self, position: int) -> Key:
+        if self.tails is None:
+            return (self.heads[position],)
+        return self.heads[position], self.tails[position]
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+
+class _Keys(Sequence):
+    """The keys of a view at some of its positions, for `bisect`."""
+
+    def __init__(self, view: _View, positions: Sequence[int]) -> None:
+        self.view, self.positions = view, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int) -> Key:
+        return self.view.key(self.positions[i])
+
+
+# -- what a ticket looks like after some of its events ------------------------------------------
 
 
 @dataclass
@@ -192,6 +504,14 @@ class _State:
     rating: dict | None = None
 
 
+class _Versions(NamedTuple):
+    """A ticket's record, metric set and rating as visible at a moment; None where none is yet."""
+
+    ticket: dict | None
+    metric: dict | None
+    rating: dict | None
+
+
 class ZendeskApi:
     name = "zendesk"
 
@@ -206,54 +526,71 @@ class ZendeskApi:
         self._clock = clock
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
+        # Building is slow at scale: one thread builds, the others wait for it rather than build too.
+        self._building = threading.Lock()
+        self._index: _Index | None = None
         self._views: dict[tuple[str, int], _View] = {}
-        self._histories: dict[str, list[History]] = {name: [] for name in RESOURCES}
-        self._build()
 
     # -- dataset ----------------------------------------------------------------------------
 
     def records(self, resource: str, as_of: datetime | None = None) -> list[dict]:
         """Every record of `resource` as the API serves it at `as_of` (default: `self.as_of`), in API order."""
-        return list(self._view(resource, as_of).records)
+        return list(self.iter_records(resource, as_of))
 
-    def _build(self) -> None:
-        company = self.company
-        end = _epoch(company.end)
-        tickets: list[_Ticket] = []
-        for person in company.people():
-            user_created = self._build_user(person, end)
-            rng = company.rng("zendesk", "tickets", person.index)
-            earliest = max(_epoch(company.start), user_created + 60)
-            for _ in range(rng.choice(TICKETS_PER_PERSON)):
-                if earliest >= end:
-                    break
-                created = earliest + rng.randrange(end - earliest)
-                events = [e for e in self._timeline(rng, created) if e[0] < end]
-                tickets.append(_Ticket(person, company.zendesk_user_id(person), created, events,
-                                       company.rng("zendesk", "ticket", person.index, created)))
-        # Zendesk deals ids out in creation order, so ids are dealt only once all tickets exist.
-        tickets.sort(key=lambda t: (t.created, t.user_id))
-        for offset, ticket in enumerate(tickets):
-            ticket.ticket_id, ticket.metric_id = FIRST_TICKET_ID + offset, FIRST_METRIC_ID + offset
-        rated = sorted((at, offset) for offset, t in enumerate(tickets) for at, kind in t.events if kind == "rated")
-        for number, (_, offset) in enumerate(rated):
-            tickets[offset].rating_id = FIRST_RATING_ID + number
-        for ticket in tickets:
-            self._build_ticket(ticket)
+    def iter_records(self, resource: str, as_of: datetime | None = None) -> Iterator[dict]:
+        """`records()` one at a time, each regenerated as it is reached."""
+        view = self._view(resource, as_of)
+        for handle in view.handles:
+            yield self._record(resource, handle, view.moment)
 
-    def _build_user(self, person: Person, end: int) -> int:
+    def _index_built(self) -> _Index:
+        if self._index is None:
+            with self._building:
+                if self._index is None:
+                    self._index = _Index(self.company)
+        return self._index
+
+    def _view(self, resource: str, as_of: datetime | None = None) -> _View:
+        moment = _epoch(as_of or self.as_of)
+        cached = self._views.get((resource, moment))
+        if cached is not None:
+            return cached
+        index = self._index_built()
+        with self._building:
+            view = self._views.get((resource, moment))
+            if view is None:
+                build = {"tickets": index.tickets_at, "users": index.users_at, "ticket_metrics": index.metrics_at,
+                         "satisfaction_ratings": index.ratings_at}[resource]
+                view = build(moment)
+                self._views[(resource, moment)] = view
+                while len(self._views) > CACHED_VIEWS:
+                    self._views.pop(next(iter(self._views)))
+        return view
+
+    def _record(self, resource: str, handle: int, moment: int) -> dict:
+        if resource == "users":
+            return self._user_at(handle, moment)
+        if resource == "tickets":
+            record = self._ticket_at(handle, moment, ticket=True).ticket
+        elif resource == "ticket_metrics":
+            record = self._ticket_at(handle, moment, metric=True).metric
+        else:
+            record = self._ticket_at(self._index_built().rating_ticket[handle], moment, rating=True).rating
+        if record is None:
+            raise LookupError(f"zendesk simulator: {resource} {handle} is in the view at {moment} but has no "
+                              "version then; the index and the regeneration disagree")
+        return record
+
+    def _user_at(self, index: int, moment: int) -> dict:
         company = self.company
-        rng = company.rng("zendesk", "user", person.index)
-        start = _epoch(company.start)
-        # Most customers were users before the period; the rest sign up during it.
-        joined_before = rng.random() < 0.6
-        created = start - rng.randrange(86400, 400 * 86400) if joined_before else _epoch(company.moment(rng))
-        has_external_id = rng.random() < 0.7
-        updates = sorted({created + 1 + rng.randrange(max(1, end - created - 1))
-                          for _ in range(rng.choice([0, 0, 1, 1, 2]))})
-        base = {
-            "id": company.zendesk_user_id(person),
-            "url": f"{ACCOUNT_URL}/api/v2/users/{company.zendesk_user_id(person)}.json",
+        person = company.person(index)
+        plan = _plan_user(company, index, _epoch(company.end))
+        created = plan.created
+        shown = plan.versions[bisect.bisect_left(plan.versions, moment) - 1]
+        user_id = company.zendesk_user_id(person)
+        return {
+            "id": user_id,
+            "url": f"{ACCOUNT_URL}/api/v2/users/{user_id}.json",
             "name": f"{person.first_name} {person.last_name}",
             "email": company.spelled_email(person, "zendesk"),
             "phone": company.spelled_phone(person, "zendesk"),
@@ -261,79 +598,95 @@ class ZendeskApi:
             "locale": person.language,
             "time_zone": TIME_ZONES[person.country],
             "organization_id": ORGANISATION_BASE + company.organisation_of(person),
-            "external_id": company.hubspot_contact_id(person) if has_external_id else None,
+            "external_id": company.hubspot_contact_id(person) if plan.has_external_id else None,
             "tags": [],
             "user_fields": {},
             "active": True,
             "suspended": False,
             "shared": False,
             "created_at": _at(created),
+            "verified": shown > created,
+            "updated_at": _at(shown),
+            "last_login_at": _at(shown) if shown > created else None,
         }
-        history: History = []
-        for moment in [created, *(u for u in updates if u < end)]:
-            history.append((moment, {**base, "verified": moment > created, "updated_at": _at(moment),
-                                     "last_login_at": _at(moment) if moment > created else None}))
-        self._histories["users"].append(history)
-        return created
+
+    def _ticket_at(self, j: int, moment: int, *, ticket: bool = False, metric: bool = False,
+                   rating: bool = False) -> _Versions:
+        """Ticket `j`'s record, metric set and rating as visible at `moment`, each only if asked for.
+
+        Rebuilt by folding the ticket's events up to the last one shown; the metric set and the
+        rating are the state after their own last event shown.
+        """
+        plan = self._index_built().ticket(j)
+        shown = [i for i, event in enumerate(plan.events) if event.generated < moment]
+        if not shown:
+            return _Versions(None, None, None)
+        last = shown[-1]
+        last_metric = max((i for i in shown if plan.events[i].kind not in _SURVEY_KINDS), default=None)
+        last_rating = max((i for i in shown if plan.events[i].kind in _RATING_KINDS), default=None)
+        # The person's details (names, language, spellings) cost a few random streams: only when shown.
+        person = self.company.person(plan.person) if ticket or rating else None
+        state = _State(status_since=plan.created, requester_updated_at=plan.created, latest_comment_at=plan.created)
+        metric_set = rating_version = None
+        for i, event in enumerate(plan.events[:last + 1]):
+            _fold(state, event.at, event.kind, AGENT_IDS[plan.draws.assignee])
+            if person is not None and event.kind in _RATING_KINDS:
+                state.rating = self._rating_version(plan, person, event)
+            if metric and i == last_metric:
+                metric_set = _metric_version(self._metric_base(plan), state, plan.created, event.at)
+            if rating and i == last_rating:
+                rating_version = state.rating
+        if not ticket or person is None:
+            return _Versions(None, metric_set, rating_version)
+        event = plan.events[last]
+        record = _ticket_version(self._ticket_base(plan, person), state, event.at, event.generated)
+        return _Versions(record, metric_set, rating_version)
+
+    def _rating_version(self, plan: _TicketPlan, person: Person, event: _Event) -> dict:
+        draws = plan.draws
+        score = "good" if bool(draws.good) == (event.kind == "rated") else "bad"
+        # The comment agrees with the score the customer gives, not with how the ticket began.
+        tone = "pos" if score == "good" else "neg" if _MOOD.names[draws.mood] == "neg" else "neu"
+        code, reason = BAD_REASONS[draws.reason]
+        created = next(e.at for e in plan.events if e.kind == "rated")
+        return {
+            "id": plan.rating_id,
+            "url": f"{ACCOUNT_URL}/api/v2/satisfaction_ratings/{plan.rating_id}.json",
+            "assignee_id": AGENT_IDS[draws.assignee], "group_id": GROUP_IDS[draws.group],
+            "requester_id": self.company.zendesk_user_id(person),
+            "ticket_id": plan.ticket_id, "score": score,
+            "comment": VERBATIMS[person.language][tone] if draws.with_comment else "",
+            "reason": reason if score == "bad" else None,
+            "reason_code": code if score == "bad" else None,
+            "reason_id": None,
+            "created_at": _at(created), "updated_at": _at(event.at),
+        }
 
     @staticmethod
-    def _timeline(rng: Random, created: int) -> list[tuple[int, str]]:
-        t = created
-        events = [(t, "created")]
-        t += _span(rng, 5, 2 * 1440)
-        events.append((t, "replied"))
-        if rng.random() < 0.5:
-            t += _span(rng, 10, 1440)
-            events.append((t, "pending"))
-            t += _span(rng, 30, 2 * 1440)
-            events.append((t, "customer_replied"))
-        if rng.random() >= 0.9:
-            return events
-        t += _span(rng, 30, 3 * 1440)
-        events.append((t, "solved"))
-        if rng.random() < 0.15:
-            t += _span(rng, 60, 2 * 1440)
-            events.append((t, "reopened"))
-            t += _span(rng, 30, 2 * 1440)
-            events.append((t, "solved"))
-        solved = t
-        if rng.random() < 0.7:
-            events.append((t + 1, "offered"))
-            if rng.random() < 0.6:
-                # At most three days after the solve: ratings only change while the ticket is open to it.
-                t += _span(rng, 10, 2 * 1440)
-                events.append((t, "rated"))
-                if rng.random() < 0.2:
-                    t += _span(rng, 30, 1440)
-                    events.append((t, "rating_changed"))
-        events.append((solved + int(AUTO_CLOSE.total_seconds()), "closed"))
-        return events
+    def _metric_base(plan: _TicketPlan) -> dict:
+        return {"id": plan.metric_id, "ticket_id": plan.ticket_id,
+                "url": f"{ACCOUNT_URL}/api/v2/ticket_metrics/{plan.metric_id}.json", "created_at": _at(plan.created)}
 
-    def _build_ticket(self, ticket: _Ticket) -> None:
-        company, person, rng = self.company, ticket.person, ticket.rng_state
-        mood = rng.choices(list(MOODS), weights=list(MOODS.values()))[0]
-        channel = rng.choices(list(CHANNELS), weights=list(CHANNELS.values()))[0]
-        description = VERBATIMS[person.language][mood]
+    def _ticket_base(self, plan: _TicketPlan, person: Person) -> dict:
+        company, draws = self.company, plan.draws
+        description = VERBATIMS[person.language][_MOOD.names[draws.mood]]
         subject = _CLAUSE.split(description)[0].strip()
-        assignee = rng.choice(AGENT_IDS)
-        group = rng.choice(GROUP_IDS)
-        good = rng.random() < GOOD_SHARE[mood]
-        with_comment = rng.random() < 0.6
-        reason = rng.choice(BAD_REASONS)
-        base = {
-            "id": ticket.ticket_id,
-            "url": f"{ACCOUNT_URL}/api/v2/tickets/{ticket.ticket_id}.json",
+        channel = _CHANNEL.names[draws.channel]
+        user_id = company.zendesk_user_id(person)
+        return {
+            "id": plan.ticket_id,
+            "url": f"{ACCOUNT_URL}/api/v2/tickets/{plan.ticket_id}.json",
             "external_id": None,
-            "type": rng.choices(["question", "incident", "problem", "task"], weights=[50, 35, 5, 10])[0],
+            "type": _TYPE.names[draws.type],
             "subject": subject,
             "raw_subject": subject,
             "description": description,
-            "priority": rng.choices(["low", "normal", "high", "urgent"], weights=[20, 55, 20, 5])[0],
+            "priority": _PRIORITY.names[draws.priority],
             "recipient": "support@cxloop.example",
-            "requester_id": ticket.user_id,
-            "submitter_id": ticket.user_id,
+            "requester_id": user_id,
+            "submitter_id": user_id,
             "organization_id": ORGANISATION_BASE + company.organisation_of(person),
-            "group_id": group,
+            "group_id": GROUP_IDS[draws.group],
             "collaborator_ids": [],
             "follower_ids": [],
             "email_cc_ids": [],
@@ -346,74 +699,8 @@ class ZendeskApi:
             "sharing_agreement_ids": [],
             "brand_id": 1,
             "via": _via(channel, company, person),
-            "created_at": _at(ticket.created),
+            "created_at": _at(plan.created),
         }
-        metric_base = {"id": ticket.metric_id, "ticket_id": ticket.ticket_id,
-                       "url": f"{ACCOUNT_URL}/api/v2/ticket_metrics/{ticket.metric_id}.json",
-                       "created_at": _at(ticket.created)}
-        tickets: History = []
-        metrics: History = []
-        ratings: History = []
-        state = _State(status_since=ticket.created, requester_updated_at=ticket.created,
-                       latest_comment_at=ticket.created)
-        rating_created = None
-        for at, kind in ticket.events:
-            _fold(state, at, kind, assignee)
-            if kind in ("rated", "rating_changed"):
-                score = "good" if good == (kind == "rated") else "bad"
-                # The comment agrees with the score the customer gives, not with how the ticket began.
-                tone = "pos" if score == "good" else "neg" if mood == "neg" else "neu"
-                comment = VERBATIMS[person.language][tone] if with_comment else ""
-                rating_created = rating_created or at
-                state.rating = {
-                    "id": ticket.rating_id,
-                    "url": f"{ACCOUNT_URL}/api/v2/satisfaction_ratings/{ticket.rating_id}.json",
-                    "assignee_id": assignee, "group_id": group, "requester_id": ticket.user_id,
-                    "ticket_id": ticket.ticket_id, "score": score, "comment": comment,
-                    "reason": reason[1] if score == "bad" else None,
-                    "reason_code": reason[0] if score == "bad" else None,
-                    "reason_id": None,
-                    "created_at": _at(rating_created), "updated_at": _at(at),
-                }
-            # Background processing: a version becomes visible a few seconds after it is made.
-            generated = at + rng.randrange(0, 31)
-            tickets.append((generated, self._ticket_version(base, state, at, generated)))
-            if kind not in ("offered", "rated", "rating_changed"):
-                metrics.append((generated, _metric_version(metric_base, state, ticket.created, at)))
-            if state.rating is not None and kind in ("rated", "rating_changed"):
-                ratings.append((generated, dict(state.rating)))
-        self._histories["tickets"].append(tickets)
-        self._histories["ticket_metrics"].append(metrics)
-        if ratings:
-            self._histories["satisfaction_ratings"].append(ratings)
-
-    @staticmethod
-    def _ticket_version(base: dict, state: _State, at: int, generated: int) -> dict:
-        if state.rating is not None:
-            satisfaction = {key: state.rating[key] for key in ("id", "score", "comment")}
-        else:
-            satisfaction = {"score": state.survey}
-        return {**base, "status": state.status, "assignee_id": state.assignee_id,
-                "satisfaction_rating": satisfaction, "updated_at": _at(at), "generated_timestamp": generated}
-
-    def _view(self, resource: str, as_of: datetime | None = None) -> _View:
-        moment = _epoch(as_of or self.as_of)
-        with self._lock:
-            cached = self._views.get((resource, moment))
-            if cached is not None:
-                return cached
-        rows = []
-        for history in self._histories[resource]:
-            # Visible: the newest version generated strictly before `as_of`.
-            index = bisect.bisect_left(history, moment, key=lambda version: version[0]) - 1
-            if index >= 0:
-                generated, record = history[index]
-                rows.append((_sort_key(resource, generated, record), record))
-        rows.sort(key=lambda row: row[0])
-        view = _View([row[0] for row in rows], [row[1] for row in rows])
-        with self._lock:
-            self._views[(resource, moment)] = view
-        return view
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -459,26 +746,38 @@ class ZendeskApi:
         else:
             return _error(400, "InvalidValue", "start_time or cursor is required")
         view = self._view(resource)
+        keys = _Keys(view, range(len(view)))
         # Data isn't provided for the most recent minute.
-        served = bisect.bisect_right(view.keys, (now - RECENT_SECONDS, math.inf))
+        served = bisect.bisect_right(keys, (now - RECENT_SECONDS, math.inf))
         if tag == "b":
-            stop = bisect.bisect_left(view.keys, position, hi=served)
+            stop = bisect.bisect_left(keys, position, hi=served)
             begin = max(0, stop - per_page)
         else:
-            begin = bisect.bisect_right(view.keys, position, hi=served)
+            begin = bisect.bisect_right(keys, position, hi=served)
             stop = min(served, begin + per_page)
-        records = view.records[begin:stop]
-        after = _encode(view.keys[stop - 1]) if records else _encode(position)
-        before = _encode(view.keys[begin], "b") if records else None
-        page = {"per_page": per_page} if "per_page" in query else {}
+        sideloads = _sideloads(query) if resource == "tickets" else set()
+        page = self._export_page(resource, view, range(begin, stop), sideloads)
+        after = _encode(keys[stop - 1]) if stop > begin else _encode(position)
+        before = _encode(keys[begin], "b") if stop > begin else None
+        kept = {name: first(query, name) for name in ("per_page", "include") if name in query}
         return Reply(200, {
-            resource: records,
+            **page,
             "after_cursor": after,
-            "after_url": f"{url}?{urlencode({'cursor': after, **page})}",
+            "after_url": f"{url}?{urlencode({'cursor': after, **kept})}",
             "before_cursor": before,
-            "before_url": f"{url}?{urlencode({'cursor': before, **page})}" if before else None,
-            "end_of_stream": len(records) < per_page,
+            "before_url": f"{url}?{urlencode({'cursor': before, **kept})}" if before else None,
+            "end_of_stream": stop - begin < per_page,
         }, rate_headers)
+
+    def _export_page(self, resource: str, view: _View, positions: range, sideloads: set[str]) -> dict[str, list]:
+        if resource == "users":
+            return {"users": [self._user_at(view.handles[i], view.moment) for i in positions]}
+        sideloaded = "metric_sets" in sideloads
+        versions = [self._ticket_at(view.handles[i], view.moment, ticket=True, metric=sideloaded) for i in positions]
+        page: dict[str, list] = {"tickets": [v.ticket for v in versions]}
+        if sideloaded:
+            page["metric_sets"] = [v.metric for v in versions]
+        return page
 
     def _throttle(self) -> tuple[Reply | None, dict[str, str]]:
         limit = self.incremental_per_minute
@@ -500,22 +799,25 @@ class ZendeskApi:
 
     def _list(self, resource: str, query: Query, url: str) -> Reply:
         view = self._view(resource)
-        keys, records = view.keys, view.records
+        positions: Sequence[int] = range(len(view))
         if resource == "satisfaction_ratings":
             try:
-                keep = _rating_filter(query)
+                positions = self._ratings_chosen(view, query)
             except ValueError as exc:
                 return _error(400, "InvalidValue", str(exc))
-            chosen = [i for i, record in enumerate(records) if keep(record)]
-            keys, records = [keys[i] for i in chosen], [records[i] for i in chosen]
+
+        def records(begin: int, stop: int) -> list[dict]:
+            return [self._record(resource, view.handles[positions[i]], view.moment) for i in range(begin, stop)]
+
         if first(query, "page[size]") is None:
-            return _offset_page(resource, query, url, records)
+            return _offset_page(resource, query, url, len(positions), records)
         try:
             size = int(first(query, "page[size]"))
         except ValueError:
             return _error(400, "InvalidPaginationParameter", "page[size] must be an integer")
         if not 1 <= size <= LIST_MAX_PAGE_SIZE:
             return _error(400, "InvalidPaginationParameter", f"page[size] must be between 1 and {LIST_MAX_PAGE_SIZE}")
+        keys = _Keys(view, positions)
         after, before = first(query, "page[after]"), first(query, "page[before]")
         try:
             if before:
@@ -528,24 +830,48 @@ class ZendeskApi:
                 has_more = stop < len(keys)
         except ValueError as exc:
             return _error(400, "InvalidPaginationParameter", str(exc))
-        page = records[begin:stop]
-        after_cursor = _encode(keys[stop - 1]) if page else None
-        before_cursor = _encode(keys[begin]) if page else None
+        after_cursor = _encode(keys[stop - 1]) if stop > begin else None
+        before_cursor = _encode(keys[begin]) if stop > begin else None
         kept = [(k, v) for k, values in query.items() if not k.startswith("page[") for v in values]
 
         def link(name: str, cursor: str | None) -> str | None:
             return f"{url}?{urlencode([*kept, ('page[size]', size), (name, cursor)])}" if cursor else None
 
         return Reply(200, {
-            resource: page,
+            resource: records(begin, stop),
             "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
             "links": {"next": link("page[after]", after_cursor), "prev": link("page[before]", before_cursor)},
         })
 
+    def _ratings_chosen(self, view: _View, query: Query) -> Sequence[int]:
+        """Positions in the ratings view that the query's filters keep.
+
+        Ratings are numbered in creation order, so the time filter is a slice found by bisection;
+        the score filter needs each rating's content, so it rebuilds the slice's ratings.
+        """
+        start, end, score = _rating_filter(query)
+        created = self._index_built().rating_created
+
+        def made(position: int) -> int:
+            return created[view.handles[position]]
+
+        everything = range(len(view))
+        low = bisect.bisect_left(everything, start, key=made) if start is not None else 0
+        high = bisect.bisect_right(everything, end, key=made) if end is not None else len(view)
+        chosen = range(low, max(low, high))
+        if score is None:
+            return chosen
+        rating = self._record
+        return array("i", (i for i in chosen
+                           if _score_matches(rating("satisfaction_ratings", view.handles[i], view.moment), score)))
+
     def spoil_record(self, body: Any) -> None:
-        for resource in RESOURCES:
-            if spoil_first(body, resource, "id"):
-                return
+        for name in (*RESOURCES, *SIDELOADS):
+            spoil_first(body, name, "id")
+
+
+def _sideloads(query: Query) -> set[str]:
+    return {name.strip() for value in query.get("include", []) for name in value.split(",")} & set(SIDELOADS)
 
 
 def _fold(state: _State, at: int, kind: str, assignee: int) -> None:
@@ -582,6 +908,15 @@ def _fold(state: _State, at: int, kind: str, assignee: int) -> None:
         state.requester_updated_at = at
     elif kind == "closed":
         move("closed")
+
+
+def _ticket_version(base: dict, state: _State, at: int, generated: int) -> dict:
+    if state.rating is not None:
+        satisfaction = {key: state.rating[key] for key in ("id", "score", "comment")}
+    else:
+        satisfaction = {"score": state.survey}
+    return {**base, "status": state.status, "assignee_id": state.assignee_id,
+            "satisfaction_rating": satisfaction, "updated_at": _at(at), "generated_timestamp": generated}
 
 
 def _metric_version(base: dict, state: _State, created: int, at: int) -> dict:
@@ -624,18 +959,8 @@ def _via(channel: str, company: Company, person: Person) -> dict:
     return {"channel": channel, "source": {"from": sender, "to": receiver, "rel": None}}
 
 
-def _sort_key(resource: str, generated: int, record: dict) -> Key:
-    if resource == "tickets":
-        return generated, record["id"]
-    if resource == "users":
-        return _epoch(datetime.fromisoformat(record["updated_at"])), record["id"]
-    if resource == "ticket_metrics":
-        # Newest created first; ascending keys keep one bisect-based pager for every list.
-        return -_epoch(datetime.fromisoformat(record["created_at"])), -record["id"]
-    return (record["id"],)
-
-
-def _rating_filter(query: Query) -> Callable[[dict], bool]:
+def _rating_filter(query: Query) -> tuple[int | None, int | None, str | None]:
+    """The ratings list's filters: start_time, end_time (inclusive, on created_at) and score."""
     bounds: dict[str, int] = {}
     for name in ("start_time", "end_time"):
         value = first(query, name)
@@ -647,27 +972,25 @@ def _rating_filter(query: Query) -> Callable[[dict], bool]:
     score = first(query, "score")
     if score is not None and score not in RATING_SCORES:
         raise ValueError(f"score must be one of {', '.join(sorted(RATING_SCORES))}")
-
-    def keep(record: dict) -> bool:
-        created = _epoch(datetime.fromisoformat(record["created_at"]))
-        if created < bounds.get("start_time", -math.inf) or created > bounds.get("end_time", math.inf):
-            return False
-        if score is None or score.startswith("received"):
-            wanted = True
-        elif score in ("offered", "unoffered"):
-            wanted = False  # every served rating has been received
-        else:
-            wanted = record["score"] == score.split("_")[0]
-        if score and score.endswith("_with_comment"):
-            wanted = wanted and bool(record["comment"])
-        if score and score.endswith("_without_comment"):
-            wanted = wanted and not record["comment"]
-        return wanted
-
-    return keep
+    return bounds.get("start_time"), bounds.get("end_time"), score
 
 
-def _offset_page(resource: str, query: Query, url: str, records: list[dict]) -> Reply:
+def _score_matches(record: dict, score: str) -> bool:
+    if score.startswith("received"):
+        wanted = True
+    elif score in ("offered", "unoffered"):
+        wanted = False  # every served rating has been received
+    else:
+        wanted = record["score"] == score.split("_")[0]
+    if score.endswith("_with_comment"):
+        wanted = wanted and bool(record["comment"])
+    if score.endswith("_without_comment"):
+        wanted = wanted and not record["comment"]
+    return wanted
+
+
+def _offset_page(resource: str, query: Query, url: str, count: int,
+                 records: Callable[[int, int], list[dict]]) -> Reply:
     try:
         number = int(first(query, "page", "1"))
         per_page = int(first(query, "per_page", "100"))
@@ -685,10 +1008,10 @@ def _offset_page(resource: str, query: Query, url: str, records: list[dict]) -> 
         return f"{url}?{urlencode([*kept, ('page', page)])}"
 
     return Reply(200, {
-        resource: records[begin:begin + per_page],
-        "next_page": link(number + 1) if begin + per_page < len(records) else None,
+        resource: records(min(begin, count), min(begin + per_page, count)),
+        "next_page": link(number + 1) if begin + per_page < count else None,
         "previous_page": link(number - 1) if number > 1 else None,
-        "count": len(records),
+        "count": count,
     })
 
 

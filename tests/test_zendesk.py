@@ -27,7 +27,9 @@ EMAIL, TOKEN = "agent@cxloop.example", "zd-demo-token"
 RETRY = {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}
 STREAMS = {stream.name: stream for stream in zendesk.STREAMS}
 PATHS = {"tickets": "/incremental/tickets/", "users": "/incremental/users/",
-         "ticket_metrics": "/ticket_metrics", "satisfaction_ratings": "/satisfaction_ratings"}
+         "ticket_metrics": "/incremental/tickets/", "satisfaction_ratings": "/satisfaction_ratings"}
+# The ticket export serves two streams; the metrics stream is the one asking for the sideload.
+SIDELOADED = {"ticket_metrics": ["metric_sets"]}
 
 
 @contextmanager
@@ -72,7 +74,7 @@ def basic_auth(password: str = TOKEN) -> dict[str, str]:
 
 
 def requests_of(server, name):
-    return [r for r in server.requests if PATHS[name] in r.path]
+    return [r for r in server.requests if PATHS[name] in r.path and r.query.get("include") == SIDELOADED.get(name)]
 
 
 def test_a_first_run_lands_every_ticket_user_metric_and_rating_exactly_once(db, sim, api):
@@ -87,7 +89,7 @@ def test_the_export_follows_after_cursor_until_end_of_stream_even_past_an_empty_
     users = api.records("users")
     size = next(n for n in range(3, len(users)) if len(users) % n == 0)
     monkeypatch.setattr(zendesk, "EXPORT_PAGE_SIZE", size)
-    for name in ("tickets", "users"):
+    for name in ("tickets", "users", "ticket_metrics"):
         total = len(api.records(name))
         result = run(name, END - DAY, END)
         seen = requests_of(sim, name)
@@ -95,29 +97,61 @@ def test_the_export_follows_after_cursor_until_end_of_stream_even_past_an_empty_
         assert len(seen) == total // size + 1, name
         assert seen[0].query["start_time"] == [str(zendesk.EARLIEST_START_TIME)]
         assert all("cursor" in r.query and "start_time" not in r.query for r in seen[1:])
+        assert all(r.query["per_page"] == [str(size)] for r in seen)
         assert result.fetched == total
     assert len(users) % size == 0  # so the users export did end on an empty page
 
 
-def test_list_endpoints_follow_page_after_until_has_more_is_false(db, sim, api, monkeypatch):
+def test_ticket_metrics_are_the_ticket_exports_sideload_and_the_metrics_list_is_never_called(db, sim, api):
+    for name in STREAMS:
+        run(name, END - DAY, END)
+    assert not [r for r in sim.requests if "/ticket_metrics" in r.path]
+    metric_requests = requests_of(sim, "ticket_metrics")
+    assert metric_requests and all(r.path == "/api/v2/incremental/tickets/cursor.json" for r in metric_requests)
+    # The tickets stream asks for no sideload it would not land.
+    assert all("include" not in r.query for r in requests_of(sim, "tickets"))
+    assert landed(db, "ticket_metrics") == expected(api, "ticket_metrics")
+
+
+def test_a_metric_changed_on_the_last_day_lands_on_the_night_that_covers_it(db, sim, api):
+    last_night = END - DAY
+    latest = expected(api, "ticket_metrics")
+    changed = {key: updated for key, updated in latest.items()
+               if expected(api, "ticket_metrics", last_night).get(key) != updated}
+    assert any(updated >= last_night.strftime("%Y-%m-%dT%H:%M:%SZ") for updated in changed.values())
+    api.as_of = last_night
+    run("ticket_metrics", last_night - DAY, last_night)
+    assert landed(db, "ticket_metrics") == expected(api, "ticket_metrics", last_night)
+    api.as_of = END
+    sim.requests.clear()
+    result = run("ticket_metrics", last_night, END)
+    assert landed(db, "ticket_metrics") == latest
+    # The night read only the tickets the export holds from its start: what changed, not every metric.
+    start_time = int((last_night - zendesk.EXPORT_LOOKBACK).timestamp())
+    assert requests_of(sim, "ticket_metrics")[0].query["start_time"] == [str(start_time)]
+    exported = [t for t in api.records("tickets") if t["generated_timestamp"] >= start_time]
+    assert result.fetched == len(exported) < len(api.records("ticket_metrics"))
+    assert result.inserted + result.updated == len(changed)
+
+
+def test_the_ratings_list_follows_page_after_until_has_more_is_false(db, sim, api, monkeypatch):
     monkeypatch.setattr(zendesk, "LIST_PAGE_SIZE", 7)
-    for name in ("ticket_metrics", "satisfaction_ratings"):
-        total = len(api.records(name))
-        result = run(name, END - DAY, END)
-        seen = requests_of(sim, name)
-        assert len(seen) == max(1, math.ceil(total / 7)), name
-        assert all(r.query["page[size]"] == ["7"] for r in seen)
-        assert "page[after]" not in seen[0].query
-        assert all("page[after]" in r.query for r in seen[1:])
-        assert result.fetched == total
+    total = len(api.records("satisfaction_ratings"))
+    result = run("satisfaction_ratings", END - DAY, END)
+    seen = requests_of(sim, "satisfaction_ratings")
+    assert len(seen) == max(1, math.ceil(total / 7))
+    assert all(r.query["page[size]"] == ["7"] for r in seen)
+    assert "page[after]" not in seen[0].query
+    assert all("page[after]" in r.query for r in seen[1:])
+    assert result.fetched == total
 
 
 def test_a_full_last_list_page_with_has_more_false_is_the_last_request(db, sim, api, monkeypatch):
-    total = len(api.records("ticket_metrics"))
-    size = next(n for n in range(3, total) if total % n == 0)
+    total = len(api.records("satisfaction_ratings"))
+    size = next(n for n in range(2, total + 1) if total % n == 0)
     monkeypatch.setattr(zendesk, "LIST_PAGE_SIZE", size)
-    result = run("ticket_metrics", END - DAY, END)
-    assert len(requests_of(sim, "ticket_metrics")) == total // size
+    result = run("satisfaction_ratings", END - DAY, END)
+    assert len(requests_of(sim, "satisfaction_ratings")) == total // size
     assert result.fetched == total
 
 
