@@ -7,6 +7,12 @@ stays flat whatever the volume and nothing is dropped silently. When a key appea
 in a batch, its newest version lands and the older copies are rejected as superseded, so that
 `fetched == landed + rejected` holds for every batch. The caller owns the transaction, so the
 cursor update commits with the data or not at all.
+
+Python's work per record is what bounds the load (the server sits partly idle during the COPY),
+so each record costs one JSON encoding and one line of COPY text, written a page at a time,
+rather than psycopg's per-field adaptation. The merge drops records whose `updated_at` has not
+moved before they reach ON CONFLICT, which would otherwise lock, and so write, every unchanged
+row: reloading mostly unchanged records writes only what changed.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ from (
 ) as ranked
 where i.ctid = ranked.ctid and ranked.version_rank > 1
 """
+# Only when something was rejected: otherwise it is one more full scan of the batch for nothing.
 REJECT = """
 insert into raw._rejected (source, stream, batch_id, reason, original, record_key)
 select %(source)s, %(stream)s, %(batch_id)s, reject_reason, coalesce(original, record::text), record_key
@@ -92,12 +99,18 @@ where reject_reason is not null
 on conflict do nothing
 """
 # Plain statements, no CTE over _incoming: a CTE read twice is materialised, payload and all.
+# The anti-join drops unchanged records before ON CONFLICT sees them; the conflict clause keeps
+# its own `where` for a row another transaction lands meanwhile.
 MERGE = """
 with merged as (
     insert into raw.{table} as t (record_key, record_updated_at, record, _batch_id)
-    select record_key, record_updated_at, record, %(batch_id)s
-    from _incoming
-    where reject_reason is null
+    select i.record_key, i.record_updated_at, i.record, %(batch_id)s
+    from _incoming as i
+    where i.reject_reason is null
+      and not exists (
+          select from raw.{table} as landed
+          where landed.record_key = i.record_key and landed.record_updated_at >= i.record_updated_at
+      )
     on conflict (record_key) do update
         set record_updated_at = excluded.record_updated_at, record = excluded.record,
             _batch_id = excluded._batch_id, _loaded_at = now()
@@ -106,6 +119,12 @@ with merged as (
 )
 select count(*) filter (where is_insert), count(*) filter (where not is_insert) from merged
 """
+
+
+# Records come from parsed JSON, so they cannot refer to themselves: no circular-reference check.
+_ENCODE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, check_circular=False).encode
+_COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
 
 
 def ensure_tables(conn: psycopg.Connection, stream: Stream) -> None:
@@ -128,10 +147,22 @@ def _prepare(stream: Stream, record: Any) -> tuple[str, datetime, str]:
         updated_at = parse_timestamp(stream.updated_at(record))
     except (KeyError, TypeError, IndexError) as exc:
         raise RecordError(f"no updated-at: missing {exc}") from None
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _ENCODE_JSON(record)
     if "\\u0000" in text:
         raise RecordError("contains a NUL character, which PostgreSQL jsonb cannot store")
     return str(key), updated_at, text
+
+
+def _copy_field(value: str) -> str:
+    """`value` as a field of COPY's text format; keys and reasons rarely need any escaping."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_TEXT_ESCAPES)
+    return value
+
+
+def _copy_json(text: str) -> str:
+    # The encoder escapes every control character, so a backslash is all COPY can trip on.
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def _original_text(record: Any) -> str:
@@ -139,6 +170,39 @@ def _original_text(record: Any) -> str:
         return json.dumps(record, ensure_ascii=False, default=str).replace("\\u0000", "\\\\u0000")
     except (TypeError, ValueError):
         return repr(record)
+
+
+def _copy_lines(stream: Stream, page: Iterable[Record], result: BatchResult) -> str:
+    """One page as COPY text for `_incoming`, a line per record; counts them, and rejections by reason."""
+    lines = []
+    for record in page:
+        try:
+            key, updated_at, text = _prepare(stream, record)
+        except RecordError as exc:
+            reason = str(exc)
+            result.rejected_reasons[reason] = result.rejected_reasons.get(reason, 0) + 1
+            lines.append(f"{_NULL}\t{_NULL}\t{_NULL}\t{_copy_field(reason)}\t{_copy_field(_original_text(record))}\n")
+            continue
+        lines.append(f"{_copy_field(key)}\t{updated_at.isoformat()}\t{_copy_json(text)}\t{_NULL}\t{_NULL}\n")
+    result.fetched += len(lines)
+    return "".join(lines)
+
+
+def _copy_pages(conn: psycopg.Connection, stream: Stream, pages: Iterable[list[Record]],
+                result: BatchResult) -> None:
+    with conn.cursor() as cur, cur.copy(
+        "copy _incoming (record_key, record_updated_at, record, reject_reason, original) from stdin"
+    ) as copy:
+        for page in pages:
+            copy.write(_copy_lines(stream, page, result))
+
+
+def _reject(conn: psycopg.Connection, result: BatchResult, params: dict[str, str]) -> None:
+    """Mark older versions of a repeated key as superseded; send every reject to `raw._rejected`."""
+    if result.fetched - sum(result.rejected_reasons.values()) > 1 and conn.execute(HAS_REPEATED_KEYS).fetchone()[0]:
+        result.rejected_reasons["superseded within its batch"] = conn.execute(MARK_SUPERSEDED).rowcount
+    if result.rejected_reasons:
+        conn.execute(REJECT, params)
 
 
 def land(conn: psycopg.Connection, stream: Stream, batch_id: str, window: Window,
@@ -151,26 +215,10 @@ def land(conn: psycopg.Connection, stream: Stream, batch_id: str, window: Window
             record_key text, record_updated_at timestamptz, record jsonb,
             reject_reason text, original text
         ) on commit drop""")
-    with conn.cursor() as cur, cur.copy(
-        "copy _incoming (record_key, record_updated_at, record, reject_reason, original) from stdin"
-    ) as copy:
-        for page in pages:
-            for record in page:
-                result.fetched += 1
-                try:
-                    key, updated_at, text = _prepare(stream, record)
-                except RecordError as exc:
-                    reason = str(exc)
-                    result.rejected_reasons[reason] = result.rejected_reasons.get(reason, 0) + 1
-                    copy.write_row((None, None, None, reason, _original_text(record)))
-                    continue
-                copy.write_row((key, updated_at, text, None, None))
+    _copy_pages(conn, stream, pages, result)
     conn.execute("set local work_mem = '256MB'")
     params = {"source": stream.source, "stream": stream.name, "batch_id": batch_id}
-    if conn.execute(HAS_REPEATED_KEYS).fetchone()[0]:
-        superseded = conn.execute(MARK_SUPERSEDED).rowcount
-        result.rejected_reasons["superseded within its batch"] = superseded
-    conn.execute(REJECT, params)
+    _reject(conn, result, params)
     inserted, updated = conn.execute(sql.SQL(MERGE).format(table=sql.Identifier(stream.table)), params).fetchone()
     rejected = sum(result.rejected_reasons.values())
     result.rejected, result.inserted, result.updated = rejected, inserted, updated

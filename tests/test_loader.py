@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -95,3 +96,59 @@ def test_each_batch_is_recorded_with_its_counts(db):
     row = db.execute("select source, stream, fetched, landed, rejected, inserted, status "
                      "from audit.load_batches where batch_id = %s", (result.batch_id,)).fetchone()
     assert row == ("acme", "things", 2, 1, 1, 1, "landed")
+
+
+def batch_ids(db):
+    return dict(db.execute("select record_key, _batch_id::text from raw.acme_things").fetchall())
+
+
+def test_reloading_with_a_few_records_changed_rewrites_only_those(db):
+    first = land(db, [{"id": i, "updated": "2026-03-01T00:00:00Z", "v": "old"} for i in range(5)])
+    changed = {1, 3}
+    again = land(db, [{"id": i, "updated": "2026-03-02T00:00:00Z" if i in changed else "2026-03-01T00:00:00Z",
+                       "v": "new" if i in changed else "old"} for i in range(5)])
+    assert (again.fetched, again.landed, again.rejected, again.inserted, again.updated) == (5, 5, 0, 0, 2)
+    assert raw_rows(db) == [("0", "old"), ("1", "new"), ("2", "old"), ("3", "new"), ("4", "old")]
+    assert batch_ids(db) == {"0": first.batch_id, "1": again.batch_id, "2": first.batch_id,
+                             "3": again.batch_id, "4": first.batch_id}
+
+
+def test_keys_and_values_with_tabs_line_breaks_backslashes_and_accents_land_as_sent(db):
+    key, value = "a\tb\\c\nd\re", 'x\\y\t"z"\r\n ünïcødé 日本 \\N'
+    land(db, [{"id": key, "updated": "2026-03-01T00:00:00Z", "v": value}])
+    assert raw_rows(db) == [(key, value)]
+
+
+def test_updated_at_keeps_its_instant_whatever_its_form(db):
+    land(db, [{"id": "iso", "updated": "2026-03-01T02:00:00.250000+02:00"},
+              {"id": "unix", "updated": 1772323200.5},
+              {"id": "naive", "updated": "2026-03-01T00:00:00"}])
+    stored = dict(db.execute("select record_key, record_updated_at from raw.acme_things").fetchall())
+    assert stored == {"iso": datetime(2026, 3, 1, 0, 0, 0, 250000, tzinfo=UTC),
+                      "unix": datetime(2026, 3, 1, 0, 0, 0, 500000, tzinfo=UTC),
+                      "naive": datetime(2026, 3, 1, tzinfo=UTC)}
+
+
+def test_a_rejected_record_keeps_its_tabs_line_breaks_and_backslashes_in_reason_and_original(db):
+    record = {"id": 1, "updated": "1 March\t2026\n", "note": "tab\there\\"}
+    land(db, [record])
+    assert rejects(db) == [("unparseable timestamp '1 March\\t2026\\n'",
+                            '{"id": 1, "updated": "1 March\\t2026\\n", "note": "tab\\there\\\\"}')]
+
+
+def test_versions_of_a_repeated_key_older_than_the_landed_row_change_nothing_but_are_still_superseded(db):
+    land(db, [{"id": 7, "updated": "2026-03-03T00:00:00Z", "v": "landed"}])
+    result = land(db, [{"id": 7, "updated": "2026-03-01T00:00:00Z", "v": "old"},
+                       {"id": 7, "updated": "2026-03-02T00:00:00Z", "v": "mid"}])
+    assert (result.fetched, result.landed, result.rejected, result.inserted, result.updated) == (2, 1, 1, 0, 0)
+    assert raw_rows(db) == [("7", "landed")]
+    assert [json.loads(original) for _, original in rejects(db)] == [
+        {"id": 7, "updated": "2026-03-01T00:00:00Z", "v": "old"}]
+
+
+def test_an_empty_batch_is_recorded_with_zero_counts(db):
+    result = land(db)
+    row = db.execute("select fetched, landed, rejected, inserted, updated from audit.load_batches "
+                     "where batch_id = %s", (result.batch_id,)).fetchone()
+    assert row == (0, 0, 0, 0, 0)
+    assert raw_rows(db) == []
