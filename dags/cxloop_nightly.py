@@ -2,6 +2,7 @@
 
 Wiring only: the work lives in `ingest` (pull + land), `expectations` (quality gate) and
 `dbt_project` (models). Nothing heavy happens at parse time; those imports sit inside tasks.
+The sources and streams come from `ingest.catalogue`, which imports nothing.
 """
 
 from __future__ import annotations
@@ -11,14 +12,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task, task_group
 
-# Known at parse time without importing the connectors: ingest/runner.py lists the same sources.
-SOURCE_STREAMS: dict[str, list[str]] = {
-    "hubspot": ["contacts", "companies", "deals"],
-    "zendesk": ["tickets", "users", "ticket_metrics", "satisfaction_ratings"],
-    "trustpilot": ["reviews"],
-    "typeform": ["responses"],
-    "files": ["records"],
-}
+from ingest.catalogue import SOURCE_STREAMS, pool
+
 # The marts BI tools read: published as Assets so downstream DAGs run on fresh data, not a clock.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
@@ -28,6 +23,10 @@ MART_ASSETS = [Asset(name=f"marts.{mart}", uri=f"cxloop://warehouse/marts/{mart}
 SCHEDULE = os.environ.get("CXLOOP_SCHEDULE", "0 2 * * *")
 # `airflow dags test` waits out retry delays for real: the demo and tests set these to 0.
 TASK_RETRIES = int(os.environ.get("CXLOOP_TASK_RETRIES", "3"))
+# Bounded waits: a task that hangs (an API that never answers, a lock never released) fails at
+# its timeout and is retried; a run still going at the run timeout is failed and recorded.
+TASK_TIMEOUT = timedelta(minutes=int(os.environ.get("CXLOOP_TASK_TIMEOUT_MINUTES", "180")))
+RUN_TIMEOUT = timedelta(minutes=int(os.environ.get("CXLOOP_RUN_TIMEOUT_MINUTES", "720")))
 
 DOC = """
 ### cxloop nightly
@@ -45,6 +44,11 @@ marts. One build rather than a task per model: dbt's start-up (~4 s) is paid onc
 **validate_marts** runs the mart suites; **data_docs** renders the gate's results as Data Docs;
 **publish** emits the `marts.*` Assets so downstream DAGs start on fresh marts. **watcher**
 fails the run when anything failed; every failed task is recorded in `audit.pipeline_failures`.
+
+Every task has an `execution_timeout` (`CXLOOP_TASK_TIMEOUT_MINUTES`, default 180) and the
+run a `dagrun_timeout` (`CXLOOP_RUN_TIMEOUT_MINUTES`, default 720): a run that outlives it is
+failed by the scheduler, its unfinished tasks skipped, and the timeout recorded in
+`audit.pipeline_failures` with task `(run)`.
 
 The timetable is a `CronDataIntervalTimetable`: the run for logical date D covers the data
 interval [D, D + 1 day) and starts when that interval has closed.
@@ -65,7 +69,26 @@ def _record_failure(context: dict) -> None:
     failures.record(failures.TaskFailure(
         dag_id=ti.dag_id, task_id=ti.task_id, map_index=ti.map_index, run_id=ti.run_id,
         logical_date=getattr(run, "logical_date", None), try_number=getattr(ti, "try_number", None),
-        source=source, stream=stream, error=repr(context.get("exception"))))
+        source=source, stream=stream, error=failures.error_text(context.get("exception"))))
+    failures.notify(context)
+
+
+def _record_run_failure(context: dict) -> None:
+    """Run failure callback: record a run that failed as a whole (timed out, deadlocked).
+
+    A run that failed because a task did needs nothing more: that task recorded itself.
+    """
+    from ingest import failures
+
+    reason = context.get("reason") or "unknown reason"
+    if reason == "task_failure":
+        return
+    dag = context.get("dag")
+    run = context.get("dag_run")
+    failures.record(failures.TaskFailure(
+        dag_id=getattr(dag, "dag_id", "cxloop_nightly"), task_id=failures.RUN_TASK_ID, run_id=context["run_id"],
+        logical_date=getattr(run, "logical_date", None),
+        error=f"the run failed as a whole: {reason} (run timeout {RUN_TIMEOUT})"))
     failures.notify(context)
 
 
@@ -167,6 +190,8 @@ def watcher() -> None:
     max_active_runs=1,
     doc_md=DOC,
     tags=["cxloop"],
+    dagrun_timeout=RUN_TIMEOUT,
+    on_failure_callback=_record_run_failure,
     default_args={
         "owner": "cxloop",
         "retries": TASK_RETRIES,
@@ -174,16 +199,17 @@ def watcher() -> None:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": _record_failure,
+        "execution_timeout": TASK_TIMEOUT,
     },
 )
 def cxloop_nightly() -> None:
     gates = []
     for source, streams in SOURCE_STREAMS.items():
         @task_group(group_id=source)
-        def land_and_gate(streams: list[str] = streams, source: str = source):
+        def land_and_gate(streams: tuple[str, ...] = streams, source: str = source):
             # Mapped tasks do not take doc_md from the docstring as plain tasks do: pass it on.
-            batches = (extract_load.override(pool=f"cxloop_{source}", doc_md=extract_load.function.__doc__)
-                       .partial(source=source).expand(stream=streams))
+            batches = (extract_load.override(pool=pool(source), doc_md=extract_load.function.__doc__)
+                       .partial(source=source).expand(stream=list(streams)))
             return validate.override(doc_md=validate.function.__doc__).expand(batch=batches)
 
         gates.append(land_and_gate())

@@ -9,10 +9,12 @@ Connection `cxloop_files`, extra:
 
 Each file matching a dataset's glob is read once: its SHA-256 goes into `raw._files_loaded` in
 the same transaction as its rows, so a file dropped again (same bytes, any name) is skipped and
-a file that failed half-way is read again next run. Rows keep every column, renamed by
-`columns`. A dataset with a `key` column lands one row per key (a corrected re-export replaces
-the old rows); without one, a row's key is the file's hash and its line number. Files not
-matched by any dataset fall into the `default` dataset when their name ends in .csv or .jsonl.
+a file that failed half-way is read again next run. The runner hands over that transaction's
+connection (`before_read`, `on_landed`): the ledger is read and written where the rows land.
+Rows keep every column, renamed by `columns`. A dataset with a `key` column lands one row per
+key (a corrected re-export replaces the old rows); without one, a row's key is the file's hash
+and its line number. Files not matched by any dataset fall into the `default` dataset when
+their name ends in .csv or .jsonl.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from typing import Any
 
 import psycopg
 
-from ingest import warehouse
-from ingest.streams import BatchResult, Record, RecordError, Stream, Window
+from ingest.connections import source_connection
+from ingest.streams import BatchResult, Record, RecordError, Source, Stream, Window
 
 CONN_ID = "cxloop_files"
 PAGE_ROWS = 5000
@@ -75,11 +77,12 @@ def _sha256(path: Path) -> str:
 
 
 @dataclass
-class FilesSource:
+class FilesSource(Source):
     folder: Path
     datasets: list[Dataset]
     name: str = "files"
     streams: tuple[Stream, ...] = STREAMS
+    _loaded: set[str] = field(default_factory=set)  # hashes in the ledger when the batch began
     _read: list[tuple[str, str, str, int]] = field(default_factory=list)  # sha, path, dataset, rows
 
     def dataset_for(self, path: Path) -> Dataset | None:
@@ -90,10 +93,15 @@ class FilesSource:
             return Dataset("default", "*")
         return None
 
+    def before_read(self, conn: psycopg.Connection, stream: Stream) -> None:
+        """Note the files already loaded, in the batch's transaction (after the runner's per-stream lock)."""
+        conn.execute(LEDGER_DDL)
+        self._loaded = {sha for (sha,) in conn.execute("select sha256 from raw._files_loaded")}
+
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
         if not self.folder.is_dir():
             raise FileNotFoundError(f"connection {CONN_ID}: drop folder {self.folder} does not exist")
-        loaded = _loaded_hashes()
+        loaded = self._loaded
         self._read.clear()
         for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
             dataset = self.dataset_for(path)
@@ -161,15 +169,8 @@ class FilesSource:
             )
 
 
-def _loaded_hashes() -> set[str]:
-    with warehouse.connect() as conn:
-        conn.execute(LEDGER_DDL)
-        conn.commit()
-        return {sha for (sha,) in conn.execute("select sha256 from raw._files_loaded")}
-
-
 def from_connection(conn: Any) -> FilesSource:
-    extra = conn.extra_dejson
+    extra = source_connection(conn, CONN_ID).extra
     if not extra.get("path"):
         raise ValueError(f"connection {CONN_ID}: extra.path must name the drop folder")
     datasets = [Dataset(name=name, pattern=spec.get("pattern", f"{name}*"), key=spec.get("key"),

@@ -1,14 +1,20 @@
 """The one HTTP client every connector uses.
 
 Retry policy, written once: 5xx, connection resets, timeouts and unparseable bodies are retried
-with exponential backoff and jitter; a 429 waits exactly what the API says (`Retry-After`, or a
-rate-limit reset header) before the next try; after `max_attempts` a `SourceHTTPError` names the
-source, stream and URL. Credentials travel only in headers, and URLs are stripped of query
-values that look like secrets before they reach a log line or an exception.
+with exponential backoff and jitter; a 429 waits what the API says (`Retry-After`, or a
+rate-limit reset header) before the next try, but never longer than the policy's `max_wait`
+(a daily quota can answer "come back tomorrow": the task fails after its attempts instead of
+sleeping for a day); after `max_attempts` a `SourceHTTPError` names the source, stream and URL.
+
+Credentials travel only in headers, and never in an error: URLs are stripped of query values
+that look like secrets, the header values are registered with `ingest.masking`, and an error
+that requests raises while sending is re-raised as a `SourceHTTPError` without its message or
+its chain, because requests words some of them with the offending header's value.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -21,11 +27,15 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from ingest import masking
+
 log = logging.getLogger(__name__)
 
 _SECRET_PARAMS = {"apikey", "api_key", "token", "access_token", "key", "password", "secret"}
 # Header names a 429 may carry, in the order we trust them; values are seconds to wait.
 _WAIT_HEADERS = ("Retry-After", "ratelimit-reset", "X-RateLimit-Reset-After")
+# Errors while sending or receiving that the next attempt may not meet.
+_TRANSIENT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 def redact_url(url: str) -> str:
@@ -35,12 +45,16 @@ def redact_url(url: str) -> str:
 
 
 class SourceHTTPError(RuntimeError):
-    """A request that failed for good; the message is safe to log."""
+    """A request that failed for good; the message is safe to log.
 
-    def __init__(self, source: str, stream: str | None, url: str, detail: str) -> None:
+    `status` is the HTTP status of a refused request, None when no answer decided the failure
+    (the request could not be sent, or the retries ran out).
+    """
+
+    def __init__(self, source: str, stream: str | None, url: str, detail: str, *, status: int | None = None) -> None:
         where = f"{source}.{stream}" if stream else source
-        super().__init__(f"{where}: {detail} ({redact_url(url)})")
-        self.source, self.stream, self.url = source, stream, redact_url(url)
+        super().__init__(masking.redact(f"{where}: {detail} ({redact_url(url)})"))
+        self.source, self.stream, self.url, self.status = source, stream, redact_url(url), status
 
 
 class _Retryable(Exception):
@@ -56,6 +70,9 @@ class RetryPolicy:
     backoff_max: float = 60.0
     jitter: float = 1.0
     timeout: tuple[float, float] = (10.0, 60.0)  # (connect, read) seconds
+    # The longest single wait, whatever a 429 asks for: the longest documented rate-limit window
+    # of our sources is Trustpilot's five minutes.
+    max_wait: float = 300.0
 
     @classmethod
     def from_extra(cls, settings: Mapping[str, Any] | None) -> RetryPolicy:
@@ -68,6 +85,12 @@ class RetryPolicy:
             settings["timeout"] = tuple(settings["timeout"])
         return cls(**settings)
 
+    def wait_for(self, asked: float | None, attempt: int) -> float:
+        """Seconds before attempt `attempt + 1`: what the API `asked`, else backoff; at most `max_wait`."""
+        if asked is None:
+            asked = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1)) + random.uniform(0, self.jitter)
+        return min(asked, self.max_wait)
+
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
     for name in _WAIT_HEADERS:
@@ -79,6 +102,28 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
         except ValueError:
             continue
     return None
+
+
+def _unsent(exc: Exception) -> _Retryable | str:
+    """What to say about an error raised while sending: retry it, or this detail (no message of its own)."""
+    if isinstance(exc, requests.Timeout):
+        return _Retryable("timed out")
+    if isinstance(exc, _TRANSIENT):
+        return _Retryable(f"connection failed: {type(exc).__name__}")
+    if isinstance(exc, requests.exceptions.InvalidHeader | UnicodeError):
+        return (f"the request could not be sent ({type(exc).__name__}): a header value is malformed; "
+                "check the credentials of the connection")
+    return f"the request could not be sent ({type(exc).__name__})"
+
+
+def _register_credentials(headers: Mapping[str, str], auth: tuple[str, str] | None) -> None:
+    # Every header a connector sets is one of its credentials (Authorization, apikey).
+    for value in headers.values():
+        masking.register(value)
+    if auth is not None:
+        login, password = auth
+        masking.register(password)
+        masking.register(base64.b64encode(f"{login}:{password}".encode("latin-1", "replace")).decode())
 
 
 class HttpClient:
@@ -98,6 +143,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/") + "/"
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        _register_credentials(headers or {}, auth)
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json", "User-Agent": "cxloop"})
         self._session.headers.update(headers or {})
@@ -120,10 +166,11 @@ class HttpClient:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retryable) and exc.wait is not None:
-                return exc.wait
-            backoff = min(policy.backoff_max, policy.backoff_initial * 2 ** (state.attempt_number - 1))
-            return backoff + random.uniform(0, policy.jitter)
+            asked = exc.wait if isinstance(exc, _Retryable) else None
+            if asked is not None and asked > policy.max_wait:
+                log.warning("%s.%s: the API asks to wait %.0fs; waiting the policy's max_wait, %.0fs",
+                            self.source, stream or "-", asked, policy.max_wait)
+            return policy.wait_for(asked, state.attempt_number)
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -142,18 +189,12 @@ class HttpClient:
         try:
             return retrying(self._attempt, method, url, params, json_body, stream)
         except _Retryable as exc:
-            raise SourceHTTPError(self.source, stream, url,
-                                  f"gave up after {policy.max_attempts} attempts: {exc.detail}") from None
+            detail = exc.detail
+        raise SourceHTTPError(self.source, stream, url, f"gave up after {policy.max_attempts} attempts: {detail}")
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
                  stream: str | None) -> Any:
-        try:
-            response = self._session.request(method, url, params=params, json=json_body,
-                                             timeout=self.policy.timeout)
-        except requests.Timeout:
-            raise _Retryable("timed out") from None
-        except requests.ConnectionError as exc:
-            raise _Retryable(f"connection failed: {type(exc).__name__}") from None
+        response = self._send(method, url, params, json_body, stream)
         status = response.status_code
         if status == 429:
             raise _Retryable("rate limited (429)", wait=_retry_after_seconds(response))
@@ -162,8 +203,20 @@ class HttpClient:
         if status >= 400:
             # A client error will not fix itself: fail now with what the API said.
             raise SourceHTTPError(self.source, stream, response.url,
-                                  f"HTTP {status}: {response.text[:300].strip()}")
+                                  f"HTTP {status}: {response.text[:300].strip()}", status=status)
         try:
             return response.json()
         except (json.JSONDecodeError, requests.JSONDecodeError):
             raise _Retryable("response body is not valid JSON") from None
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
+              stream: str | None) -> requests.Response:
+        try:
+            return self._session.request(method, url, params=params, json=json_body, timeout=self.policy.timeout)
+        except Exception as exc:  # every error, not only requests': a non-latin-1 header raises UnicodeError
+            failure = _unsent(exc)
+        # Raised outside the `except` block, so the new error has no context: the original's
+        # message (and the header value in it) is in no traceback.
+        if isinstance(failure, _Retryable):
+            raise failure
+        raise SourceHTTPError(self.source, stream, url, failure)

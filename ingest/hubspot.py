@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.http import HttpClient, RetryPolicy
-from ingest.streams import Record, Stream, Window, parse_timestamp
+from ingest.connections import source_connection
+from ingest.http import HttpClient
+from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_hubspot"
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -67,7 +68,7 @@ def _ms(moment: datetime) -> str:
 
 
 @dataclass
-class HubSpotSource:
+class HubSpotSource(Source):
     client: HttpClient
     history_start: datetime | None = None
     name: str = "hubspot"
@@ -147,13 +148,9 @@ class HubSpotSource:
 
 
 def from_connection(conn: Any) -> HubSpotSource:
-    extra = conn.extra_dejson
-    if not conn.password:
-        raise ValueError(f"connection {CONN_ID}: the private-app token (connection password) is not set")
-    start = extra.get("start_date")
+    settings = source_connection(conn, CONN_ID, password="the private-app token")
     return HubSpotSource(
-        client=HttpClient("hubspot", conn.host or DEFAULT_BASE_URL,
-                          headers={"Authorization": f"Bearer {conn.password}"},
-                          policy=RetryPolicy.from_extra(extra.get("retry"))),
-        history_start=parse_timestamp(start) if start else None,
+        client=HttpClient("hubspot", settings.base_url(DEFAULT_BASE_URL),
+                          headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry),
+        history_start=settings.history_start,
     )

@@ -5,18 +5,18 @@ from __future__ import annotations
 import importlib
 import logging
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
-from ingest import failures, loader, state, warehouse
+from ingest import catalogue, failures, loader, masking, state, warehouse
 from ingest.connections import get_connection
-from ingest.streams import BatchResult, Source, Stream, Window
+from ingest.streams import BatchResult, Source, Stream, Window, as_source
 
 log = logging.getLogger(__name__)
 
 # One module per source in ingest/, each exposing CONN_ID, STREAMS and from_connection(conn).
-SOURCES: tuple[str, ...] = ("hubspot", "zendesk", "trustpilot", "typeform", "files")
+SOURCES: tuple[str, ...] = catalogue.SOURCES
 LANDING_APPLICATION_NAME = "cxloop_landing"
 
 
@@ -26,8 +26,18 @@ def source_module(name: str) -> ModuleType:
     return importlib.import_module(f"ingest.{name}")
 
 
+def _as_catalogued(name: str, streams: tuple[Stream, ...]) -> tuple[Stream, ...]:
+    """`streams`, when they are the ones the catalogue lists for source `name`, in its order."""
+    declared = tuple(stream.name for stream in streams)
+    if declared != catalogue.SOURCE_STREAMS[name]:
+        raise RuntimeError(f"ingest/{name}.py declares the streams {list(declared)} but ingest/catalogue.py "
+                           f"lists {list(catalogue.SOURCE_STREAMS[name])}; the DAG maps tasks from the "
+                           "catalogue: make them the same")
+    return streams
+
+
 def streams_of(name: str) -> tuple[Stream, ...]:
-    return source_module(name).STREAMS
+    return _as_catalogued(name, source_module(name).STREAMS)
 
 
 def build_source(name: str) -> Source | None:
@@ -38,15 +48,35 @@ def build_source(name: str) -> Source | None:
         log.info("source %s skipped: no Airflow connection %r (set AIRFLOW_CONN_%s)",
                  name, module.CONN_ID, module.CONN_ID.upper())
         return None
-    return module.from_connection(conn)
+    source = as_source(module.from_connection(conn))
+    _as_catalogued(name, source.streams)
+    return source
 
 
-def _history_start(source: Source) -> datetime | None:
-    return getattr(source, "history_start", None)
+class SecretInErrorError(RuntimeError):
+    """Stands in for a source's error whose message held a credential; the message is masked."""
+
+
+def _masked_errors(pages: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    """The source's pages; an error whose message holds a credential is replaced by a masked one.
+
+    The pages are read inside COPY, which sends the text of an error that aborts it to the
+    PostgreSQL server (and its log): it must carry no secret, whatever raised it.
+    """
+    try:
+        yield from pages
+        return
+    except Exception as exc:
+        if not masking.holds_secret(str(exc)):
+            raise
+        masked = masking.describe(exc)
+    # Outside the `except` block, so the replacement does not chain the original.
+    raise SecretInErrorError(masked)
 
 
 def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bool = False) -> BatchResult:
     """Land one stream for `interval`; see `state.plan_window` for what a run reads."""
+    source = as_source(source)
     batch_id = str(uuid.uuid4())
     with warehouse.connect() as conn:
         conn.execute("set time zone 'UTC'")
@@ -61,14 +91,13 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
             watermark = state.read_watermark(conn, stream)
             window, may_advance = state.plan_window(
                 watermark, interval, lookback=stream.lookback, backfill=backfill,
-                history_start=_history_start(source))
+                history_start=source.history_start)
             log.info("%s.%s: reading %s .. %s (watermark %s, batch %s)", stream.source, stream.name,
                      window.start or "beginning", window.end, watermark, batch_id)
-            result = loader.land(conn, stream, batch_id, window, source.read(stream, window))
+            source.before_read(conn, stream)
+            result = loader.land(conn, stream, batch_id, window, _masked_errors(source.read(stream, window)))
             # Sources with bookkeeping of their own (e.g. the file ledger) commit it with the batch.
-            on_landed = getattr(source, "on_landed", None)
-            if on_landed is not None:
-                on_landed(conn, result)
+            source.on_landed(conn, result)
             if may_advance:
                 state.advance(conn, stream, interval.end)
     log.info("%s.%s: fetched %d, landed %d (%d new, %d updated), rejected %d%s", stream.source, stream.name,
@@ -98,5 +127,9 @@ def run_source(name: str, interval: Window, *, backfill: bool = False,
     source = build_source(name)
     if source is None:
         return []
+    unknown = sorted(set(streams or ()) - {s.name for s in source.streams})
+    if unknown:
+        raise ValueError(f"source {name} has no stream {', '.join(unknown)}; "
+                         f"streams: {', '.join(s.name for s in source.streams)}")
     wanted = [s for s in source.streams if streams is None or s.name in streams]
     return [run_stream(source, stream, interval, backfill=backfill) for stream in wanted]

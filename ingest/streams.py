@@ -1,11 +1,14 @@
-"""What every source module declares: its streams, and how to read a window of one."""
+"""What every source module declares: its streams, and how to read a window of one (the `Source` contract)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import psycopg
 
 Record = dict[str, Any]
 
@@ -49,15 +52,60 @@ class Window:
             raise ValueError(f"empty window: start {self.start} is not before end {self.end}")
 
 
+@runtime_checkable
 class Source(Protocol):
-    """A connector: built from its Airflow connection, it reads pages of raw records."""
+    """A connector: built from its Airflow connection, it reads pages of raw records.
+
+    The runner calls, for each stream, inside the one transaction that lands the batch:
+    `before_read(conn, stream)`, then `read(stream, window)` page by page, then
+    `on_landed(conn, result)`. Connectors subclass `Source` to inherit the defaults below
+    (no bookkeeping, all history); `as_source` gives them to one that does not.
+    """
 
     name: str
     streams: tuple[Stream, ...]
+    # Where "all history" begins (a connection's extra.start_date); None reads all the API has.
+    history_start: datetime | None = None
 
     def read(self, stream: Stream, window: Window) -> Iterator[list[Any]]:
         """Yield the stream's records in `window`, one API page at a time."""
         ...
+
+    def before_read(self, conn: psycopg.Connection, stream: Stream) -> None:
+        """Read what the source keeps in the warehouse (e.g. the file ledger), in the batch's transaction."""
+        return None
+
+    def on_landed(self, conn: psycopg.Connection, result: BatchResult) -> None:
+        """Record the source's own bookkeeping in the batch's transaction: a failed batch records none."""
+        return None
+
+
+class _WithDefaults(Source):
+    """A connector that does not subclass `Source`, with the protocol's defaults for what it lacks."""
+
+    def __init__(self, connector: Any) -> None:
+        missing = [member for member in ("name", "streams", "read") if not hasattr(connector, member)]
+        if missing:
+            raise TypeError(f"{type(connector).__name__} is not a source: it has no {', '.join(missing)}")
+        self.connector = connector
+        self.name, self.streams = connector.name, connector.streams
+        self.history_start = getattr(connector, "history_start", None)
+
+    def read(self, stream: Stream, window: Window) -> Iterator[list[Any]]:
+        return self.connector.read(stream, window)
+
+    def before_read(self, conn: psycopg.Connection, stream: Stream) -> None:
+        if hasattr(self.connector, "before_read"):
+            self.connector.before_read(conn, stream)
+
+    def on_landed(self, conn: psycopg.Connection, result: BatchResult) -> None:
+        if hasattr(self.connector, "on_landed"):
+            self.connector.on_landed(conn, result)
+
+
+def as_source(connector: Any) -> Source:
+    """`connector` as a `Source`: itself when it has every member, else wrapped with the defaults."""
+    return connector if isinstance(connector, Source) else _WithDefaults(connector)
 
 
 @dataclass

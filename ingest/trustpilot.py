@@ -45,8 +45,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from ingest.http import HttpClient, RetryPolicy, redact_url
-from ingest.streams import Record, Stream, Window, parse_timestamp
+from ingest.connections import source_connection
+from ingest.http import HttpClient, redact_url
+from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_trustpilot"
 DEFAULT_BASE_URL = "https://api.trustpilot.com"
@@ -70,7 +71,7 @@ STREAMS = (reviews_stream(),)
 
 
 @dataclass
-class TrustpilotSource:
+class TrustpilotSource(Source):
     client: HttpClient
     business_unit_id: str
     history_start: datetime | None = None
@@ -130,13 +131,12 @@ def _trustpilot_time(moment: datetime) -> str:
 
 
 def from_connection(conn: Any) -> TrustpilotSource:
-    extra = conn.extra_dejson
+    settings = source_connection(conn, CONN_ID, password="the API key")
+    extra = settings.extra
     unit = extra.get("business_unit_id")
     if not unit or not isinstance(unit, str):
         raise ValueError(f"connection {CONN_ID}: extra.business_unit_id is required; find it with "
                          "GET /v1/business-units/find?name=<your domain>")
-    if not conn.password:
-        raise ValueError(f"connection {CONN_ID}: the API key (connection password) is not set")
     days = extra.get("edit_lookback_days")
     if days is None:
         lookback = DEFAULT_EDIT_LOOKBACK
@@ -145,11 +145,10 @@ def from_connection(conn: Any) -> TrustpilotSource:
     else:
         raise ValueError(f"connection {CONN_ID}: extra.edit_lookback_days must be a whole number of days "
                          f"(0 or more), got {days!r}")
-    start = extra.get("start_date")
     return TrustpilotSource(
-        client=HttpClient("trustpilot", conn.host or DEFAULT_BASE_URL, headers={"apikey": conn.password},
-                          policy=RetryPolicy.from_extra(extra.get("retry"))),
+        client=HttpClient("trustpilot", settings.base_url(DEFAULT_BASE_URL), headers={"apikey": settings.password},
+                          policy=settings.retry),
         business_unit_id=unit,
-        history_start=parse_timestamp(start) if start else None,
+        history_start=settings.history_start,
         streams=(reviews_stream(lookback),),
     )

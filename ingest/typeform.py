@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.http import HttpClient, RetryPolicy
-from ingest.streams import Record, Stream, Window, parse_timestamp
+from ingest.connections import source_connection
+from ingest.http import HttpClient
+from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_typeform"
 DEFAULT_BASE_URL = "https://api.typeform.com"
@@ -47,7 +48,7 @@ def _answer_value(answer: dict[str, Any]) -> Any:
 
 
 @dataclass
-class TypeformSource:
+class TypeformSource(Source):
     client: HttpClient
     form_ids: list[str]
     metric_refs: dict[str, str] = field(default_factory=dict)
@@ -112,16 +113,14 @@ def _typeform_time(moment: datetime) -> str:
 
 
 def from_connection(conn: Any) -> TypeformSource:
-    extra = conn.extra_dejson
-    form_ids = extra.get("form_ids") or []
+    settings = source_connection(conn, CONN_ID, password="the personal access token")
+    form_ids = settings.extra.get("form_ids") or []
     if not form_ids:
         raise ValueError(f"connection {CONN_ID}: extra.form_ids must list at least one form id")
-    start = extra.get("start_date")
     return TypeformSource(
-        client=HttpClient("typeform", conn.host or DEFAULT_BASE_URL,
-                          headers={"Authorization": f"Bearer {conn.password}"},
-                          policy=RetryPolicy.from_extra(extra.get("retry"))),
+        client=HttpClient("typeform", settings.base_url(DEFAULT_BASE_URL),
+                          headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry),
         form_ids=list(form_ids),
-        metric_refs=dict(extra.get("metrics") or {}),
-        history_start=parse_timestamp(start) if start else None,
+        metric_refs=dict(settings.extra.get("metrics") or {}),
+        history_start=settings.history_start,
     )

@@ -13,7 +13,6 @@ moved from the task to `airflow_overhead:api_startup`.
 
 from __future__ import annotations
 
-import ast
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -22,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DAG_FILE = REPO_ROOT / "dags" / "cxloop_nightly.py"
 # Each source's task group maps these two over its streams: timed per stream, and summed.
 GATE_TASK = "validate"
 EXTRACT_TASK = "extract_load"
@@ -56,16 +54,13 @@ class Stage:
     records: int | None = None
 
 
-def source_streams(dag_file: Path = DAG_FILE) -> dict[str, list[str]]:
-    """The DAG's SOURCE_STREAMS, read from its source: the map index of `<source>.extract_load` is
-    the position of its stream there. Parsed, not imported, so the bench does not load Airflow."""
-    tree = ast.parse(dag_file.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign | ast.Assign):
-            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
-            if any(isinstance(t, ast.Name) and t.id == "SOURCE_STREAMS" for t in targets):
-                return ast.literal_eval(node.value)
-    raise LookupError(f"no SOURCE_STREAMS in {dag_file}")
+def source_streams() -> dict[str, tuple[str, ...]]:
+    """The catalogue's streams by source: the map index of `<source>.extract_load` is the position
+    of its stream there, as the DAG maps them. `ingest.catalogue` imports nothing, so the bench
+    does not load Airflow."""
+    from ingest.catalogue import SOURCE_STREAMS
+
+    return SOURCE_STREAMS
 
 
 def _utc(text: str | None) -> datetime | None:

@@ -6,6 +6,7 @@ import json
 import shutil
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
 from ingest import files, runner
@@ -89,3 +90,19 @@ def test_a_missing_folder_is_a_clear_error(db, monkeypatch, tmp_path):
         "path": str(tmp_path / "nowhere")}}))
     with pytest.raises(FileNotFoundError, match="drop folder .* does not exist"):
         run()
+
+
+def test_the_ledger_is_read_through_the_connection_the_runner_hands_over(db, drop):
+    source = runner.build_source("files")
+    stream = files.STREAMS[0]
+    audits = next(drop.glob("mystery_shopping_*.csv"))
+    with db.transaction():
+        db.execute(files.LEDGER_DDL)
+        # Not committed: only a read through this very connection can see that the file is loaded.
+        db.execute("insert into raw._files_loaded (sha256, path, dataset, rows, batch_id) "
+                   "values (%s, %s, 'audits', 1, gen_random_uuid())", (files._sha256(audits), audits.name))
+        source.before_read(db, stream)
+        read = {record["_file"] for page in source.read(stream, WINDOW) for record in page}
+        raise psycopg.Rollback()
+    assert audits.name not in read
+    assert read  # the other files of the drop are read

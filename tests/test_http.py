@@ -82,13 +82,51 @@ def test_giving_up_names_source_stream_and_url_but_never_the_token(sim):
     assert len(sim.requests) == 3
 
 
-def test_a_client_error_fails_at_once_without_retrying(sim):
+def test_a_client_error_fails_at_once_without_retrying_and_carries_its_status(sim):
     sleeps: list[float] = []
     bad = HttpClient("typeform", sim.base_url, headers={"Authorization": "Bearer wrong"}, sleep=sleeps.append)
-    with pytest.raises(SourceHTTPError, match="HTTP 401"):
+    with pytest.raises(SourceHTTPError, match="^typeform.responses: HTTP 401: ") as refused:
         bad.get_json(PATH, stream="responses")
+    assert refused.value.status == 401
     assert sleeps == []
     assert len(sim.requests) == 1
+
+
+def test_a_failure_no_answer_decided_has_no_status(sim):
+    sim.inject(Fault("status", status=503), times=2)
+    with pytest.raises(SourceHTTPError, match="gave up after 2 attempts") as failed:
+        client(sim, [], max_attempts=2).get_json(PATH)
+    assert failed.value.status is None
+
+
+def test_a_retry_after_of_a_day_is_capped_at_the_policys_max_wait(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("status", status=429, retry_after=86400))
+    assert "items" in client(sim, sleeps).get_json(PATH)
+    assert sleeps == [RetryPolicy().max_wait]
+    assert RetryPolicy().max_wait == 300.0
+
+
+def test_the_max_wait_comes_from_the_connection_extra_and_bounds_backoff_too(sim):
+    sleeps: list[float] = []
+    sim.inject(Fault("status", status=429, retry_after=86400))
+    sim.inject(Fault("status", status=500))
+    policy = RetryPolicy.from_extra({"max_wait": 2.5, "backoff_initial": 10.0, "jitter": 0.0})
+    HttpClient("typeform", sim.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, policy=policy,
+               sleep=sleeps.append).get_json(PATH)
+    assert sleeps == [2.5, 2.5]
+
+
+@pytest.mark.parametrize("value", [f"Bearer {TOKEN}\n", f"Bearer {TOKEN}\u2019"], ids=["newline", "non-latin-1"])
+def test_a_header_that_cannot_be_sent_fails_at_once_without_its_value_or_the_original_error(sim, value):
+    sleeps: list[float] = []
+    bad = HttpClient("typeform", sim.base_url, headers={"Authorization": value}, sleep=sleeps.append)
+    with pytest.raises(SourceHTTPError, match="a header value is malformed; check the credentials") as failed:
+        bad.get_json(PATH, stream="responses")
+    assert TOKEN not in str(failed.value) and TOKEN not in repr(failed.value)
+    assert failed.value.__context__ is None and failed.value.__cause__ is None
+    assert sleeps == []
+    assert sim.requests == []
 
 
 def test_retry_settings_come_from_the_connection_extra():
