@@ -72,6 +72,16 @@ def api_get(port: int, path: str) -> dict:
         return json.load(answer)
 
 
+def unpause(port: int) -> None:
+    """Let the scheduler queue the DAG's tasks: only once the API that tasks report to listens."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v2/dags/{DAG_ID}", data=json.dumps({"is_paused": False}).encode(),
+        method="PATCH", headers={"Authorization": f"Bearer {_token(port)}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        if json.load(answer).get("is_paused"):
+            raise RuntimeError(f"{DAG_ID} is still paused after the API was asked to unpause it")
+
+
 def _dag_parsed(env: Mapping[str, str]) -> bool:
     proc = subprocess.run([AIRFLOW, "dags", "details", DAG_ID, "-o", "json"], env=dict(env),
                           capture_output=True, text=True, check=False)

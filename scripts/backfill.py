@@ -79,11 +79,13 @@ def _create_backfill(env: dict[str, str], first: date, last: date, max_active_ru
 def _prepare_metadata(env: dict[str, str]) -> None:
     # Everything that writes Airflow's SQLite DB happens before the scheduler starts, which
     # would otherwise hold its lock (`database is locked`): migrate, parse the DAG into the
-    # DB and unpause it (the backfill's runs are created next, still before the scheduler).
+    # DB, and create the backfill's runs next. The DAG stays paused until the API server that
+    # its tasks report to is up (airflow_stack.unpause): a task the scheduler starts before that
+    # cannot reach it and is killed, and a loaded machine starts the scheduler first.
     airflow_cli.migrate(env, HOME / "logs" / "airflow-db-migrate.log")
     subprocess.run([airflow_cli.AIRFLOW, "dags", "reserialize"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run([airflow_cli.AIRFLOW, "dags", "unpause", airflow_cli.DAG_ID, "-y"], env=env,
+    subprocess.run([airflow_cli.AIRFLOW, "dags", "pause", airflow_cli.DAG_ID, "-y"], env=env,
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -135,8 +137,8 @@ def main() -> int:
             print("no source connections set: the bundled simulators stand in for the APIs")
         env = airflow_cli.airflow_env(AIRFLOW_HOME, connections)
         # The scheduler queues no task of a paused DAG, backfill runs included; so the DAG is
-        # unpaused, and the scheduler told to create no run from the schedule: it runs the
-        # backfill's runs and nothing else.
+        # unpaused once Airflow is up, and the scheduler told to create no run from the schedule:
+        # it runs the backfill's runs and nothing else.
         env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
         _prepare_metadata(env)
         print(f"starting Airflow on http://127.0.0.1:{args.port} (log: {STACK_LOG})")
@@ -145,6 +147,7 @@ def main() -> int:
             # let the scheduler finish it rather than cancel work someone asked for.
             print("an earlier backfill of the DAG is still active: letting Airflow finish it first")
             with airflow_stack.running(env, STACK_LOG, args.port):
+                airflow_stack.unpause(args.port)
                 if not _wait_until_marked_complete(args.port, args.timeout_minutes * 60):
                     print("the earlier backfill did not finish in time; see the Airflow UI", file=sys.stderr)
                     return 1
@@ -152,6 +155,7 @@ def main() -> int:
                 print("Airflow still reports an active backfill of the DAG", file=sys.stderr)
                 return 1
         stack_env = stack.enter_context(airflow_stack.running(env, STACK_LOG, args.port))
+        airflow_stack.unpause(args.port)
         started = time.monotonic()
         failed = _follow(stack_env, args.first, args.last, deadline=started + args.timeout_minutes * 60)
         if failed is None:
