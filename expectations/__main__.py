@@ -4,7 +4,7 @@
     python -m expectations release <batch_id>    # re-validate a fixed batch and release it
     python -m expectations validate-marts        # run the mart suites on the built marts
     python -m expectations docs                  # build Data Docs; prints the path of index.html
-    python -m expectations write-suites          # regenerate the suite JSON from suites.py
+    python -m expectations write-suites          # regenerate suites/*.json from definitions.py
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if args.command == "write-suites":
-        from expectations import suites
+        from expectations import definitions
 
-        for path in suites.write_all():
+        for path in definitions.write_all():
             print(f"wrote {path}")
         return 0
     if args.command == "docs":

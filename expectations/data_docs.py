@@ -15,12 +15,10 @@ import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ingest import warehouse
-
-if TYPE_CHECKING:
-    from expectations.gate import Validation
+from expectations import definitions
+from expectations.validation import Validation, load_suite
+from ingest import settings
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +27,11 @@ RETENTION = timedelta(days=int(os.environ.get("CXLOOP_DATA_DOCS_RETENTION_DAYS",
 
 
 def results_dir() -> Path:
-    return warehouse.cxloop_home() / "gx" / "validations"
+    return settings.cxloop_home() / "gx" / "validations"
 
 
 def site_dir() -> Path:
-    return warehouse.cxloop_home() / "data_docs"
+    return settings.cxloop_home() / "data_docs"
 
 
 def keep(validation: Validation) -> Path:
@@ -64,8 +62,6 @@ def _recent_results(now: datetime) -> list[dict]:
 
 def build() -> Path:
     """Render the site from the suites and the kept results; returns the path of its index.html."""
-    from expectations import gate, suites
-
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
@@ -83,8 +79,8 @@ def build() -> Path:
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
-    for name in suites.SUITES:
-        context.suites.add(gate.load_suite(name))
+    for name in definitions.SUITES:
+        context.suites.add(load_suite(name))
     store = context.validation_results_store
     results = _recent_results(datetime.now(UTC))
     for record in results:
@@ -95,5 +91,5 @@ def build() -> Path:
         store.set(key, store.deserialize(json.dumps(record["result"])))
     context.build_data_docs(site_names=[SITE_NAME])
     index = site / "index.html"
-    log.info("Data Docs: %d suites, %d validation results: %s", len(suites.SUITES), len(results), index)
+    log.info("Data Docs: %d suites, %d validation results: %s", len(definitions.SUITES), len(results), index)
     return index

@@ -1,8 +1,8 @@
 """Validate one landed batch with its stream's suite; quarantine it when a critical check fails.
 
 The batch is read in the warehouse through GX's SQL datasource (a query asset over the
-stream's projection in `<source>_<stream>.sql`), so rows are never pulled into pandas. Every
-run is recorded in `audit.validation_runs` and every failed expectation in
+stream's projection, `projections/<source>_<stream>.sql`), so rows are never pulled into
+pandas. Every run is recorded in `audit.validation_runs` and every failed expectation in
 `audit.validation_failures`, with its observed value and severity. A failed critical expectation
 sets the batch's status to `quarantined`, which keeps its rows out of staging.
 """
@@ -14,8 +14,6 @@ import logging
 import math
 import os
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,43 +21,16 @@ import psycopg
 from psycopg import sql
 
 from expectations import data_docs
-from expectations.suites import MART_SUITES, MIN_ROWS, mart_table
+from expectations.definitions import MART_SUITES, MIN_ROWS, mart_table
+from expectations.projections import batch_query
+from expectations.validation import Failure, Validation, load_suite
 from ingest import warehouse
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
 _URL_VARIABLE = "CXLOOP_GX_WAREHOUSE_URL"
-
-AUDIT_DDL = """
-create table if not exists audit.validation_runs (
-    validation_id   uuid primary key,
-    batch_id        uuid        not null,
-    suite           text        not null,
-    success         boolean     not null,
-    evaluated       integer     not null,
-    failed_critical integer     not null,
-    failed_warning  integer     not null,
-    rows_validated  integer     not null,
-    outcome         text        not null,  -- passed | warned | quarantined | released | failed (marts)
-    evaluated_at    timestamptz not null default now()
-);
--- Mart suites check a table, not a batch.
-alter table audit.validation_runs alter column batch_id drop not null;
-create table if not exists audit.validation_failures (
-    validation_id    uuid        not null references audit.validation_runs,
-    batch_id         uuid,
-    suite            text        not null,
-    expectation      text        not null,
-    column_name      text,
-    severity         text        not null,
-    observed_value   text,
-    unexpected_count bigint,
-    sample           jsonb,
-    evaluated_at     timestamptz not null default now()
-);
-alter table audit.validation_failures alter column batch_id drop not null
-"""
+__all__ = ["BatchQuarantined", "Failure", "MartCheckFailed", "Validation", "run_mart_suite", "run_suite",
+           "validate_batch", "validate_marts"]
 
 
 class BatchQuarantined(RuntimeError):
@@ -68,101 +39,6 @@ class BatchQuarantined(RuntimeError):
 
 class MartCheckFailed(RuntimeError):
     """A critical expectation on a mart failed: a KPI a dashboard shows would be wrong."""
-
-
-@dataclass
-class Failure:
-    expectation: str
-    column: str | None
-    severity: str
-    observed_value: Any
-    unexpected_count: int | None
-    sample: list[Any] = field(default_factory=list)
-
-    def describe(self) -> str:
-        subject = f" on {self.column}" if self.column else ""
-        seen = self.unexpected_count if self.unexpected_count is not None else self.observed_value
-        sample = f", e.g. {self.sample[:5]}" if self.sample else ""
-        return f"[{self.severity}] {self.expectation}{subject}: observed {seen}{sample}"
-
-
-@dataclass
-class Validation:
-    validation_id: str
-    batch_id: str | None  # None for a mart suite
-    suite: str
-    rows: int
-    evaluated: int
-    failures: list[Failure]
-    result: dict = field(default_factory=dict, repr=False)  # GX's own result, for Data Docs
-
-    @property
-    def critical(self) -> list[Failure]:
-        return [f for f in self.failures if f.severity == "critical"]
-
-    @property
-    def warnings(self) -> list[Failure]:
-        return [f for f in self.failures if f.severity != "critical"]
-
-    @property
-    def outcome(self) -> str:
-        return "quarantined" if self.critical else "warned" if self.warnings else "passed"
-
-    def summary(self) -> dict[str, Any]:
-        return {"batch_id": self.batch_id, "suite": self.suite, "outcome": self.outcome, "rows": self.rows,
-                "evaluated": self.evaluated, "critical": len(self.critical), "warnings": len(self.warnings)}
-
-
-def load_suite(name: str):
-    import great_expectations as gx
-
-    path = HERE / f"{name}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no suite for stream {name}: expected {path}")
-    definition = json.loads(path.read_text())
-    suite = gx.ExpectationSuite(**definition)
-    # GX logs and drops an expectation whose type it does not know: a typo must not weaken the gate.
-    if len(suite.expectations) != len(definition["expectations"]):
-        known = {e.expectation_type for e in suite.expectations}
-        unknown = [e["type"] for e in definition["expectations"] if e["type"] not in known]
-        raise ValueError(f"suite {path.name} has expectations GX does not know: {unknown}")
-    return suite
-
-
-# What a batch received, not only what landed: its rows in raw, plus the records the loader
-# turned away for having no key or for repeating one, so that the suites' key expectations
-# (not null, unique) see them. Projections read `{batch_rows}` with columns record_key, record
-# and unknown_fields (the top-level fields the suite's `known_fields` does not list).
-BATCH_ROWS = """(
-    select record_key, record, {unknown_fields} as unknown_fields
-    from (
-        select record_key, record from raw.{table} where _batch_id = '{batch_id}'
-        union all
-        select record_key, original::jsonb from raw._rejected
-        where batch_id = '{batch_id}' and (reason like 'no natural key%' or reason like 'superseded%')
-    ) as received
-) as batch_rows"""
-
-UNKNOWN_FIELDS = """case when jsonb_typeof(record) = 'object' then (
-        select string_agg(field, ', ' order by field) from jsonb_object_keys(record) as field
-        where field <> all({known})
-    ) end"""
-
-
-def _unknown_fields_sql(known_fields: list[str] | None) -> str:
-    if not known_fields:
-        return "null::text"
-    known = "array[" + ", ".join("'" + f.replace("'", "''") + "'" for f in known_fields) + "]::text[]"
-    return UNKNOWN_FIELDS.format(known=known)
-
-
-def _batch_query(name: str, batch_id: str, known_fields: list[str] | None = None) -> str:
-    uuid.UUID(batch_id)  # the id is inlined into SQL: it must be a UUID and nothing else
-    lines = (HERE / f"{name}.sql").read_text().splitlines()
-    # GX wants the query to start with SELECT: drop the file's leading comment block.
-    body = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
-    rows = BATCH_ROWS.format(table=name, batch_id=batch_id, unknown_fields=_unknown_fields_sql(known_fields))
-    return body.strip().replace("{batch_rows}", rows)
 
 
 # The volume bound: with at least this many earlier batches, a batch under a tenth of their
@@ -241,7 +117,7 @@ def run_suite(name: str, batch_id: str, wh: warehouse.Warehouse | None = None) -
     wh = wh or warehouse.resolve()
     context, source = _context(wh)
     suite = context.suites.add(load_suite(name))
-    query = _batch_query(name, batch_id, (suite.meta or {}).get("known_fields"))
+    query = batch_query(name, batch_id, (suite.meta or {}).get("known_fields"))
     asset = source.add_query_asset(name=f"{name}__{batch_id}", query=query)
     batch = asset.add_batch_definition_whole_table("batch").get_batch()
     with warehouse.connect(wh) as conn:
@@ -269,7 +145,6 @@ def run_mart_suite(suite_name: str, wh: warehouse.Warehouse | None = None) -> Va
 
 
 def _record(conn, validation: Validation, outcome: str) -> None:
-    conn.execute(AUDIT_DDL)
     conn.execute(
         """insert into audit.validation_runs (validation_id, batch_id, suite, success, evaluated,
                failed_critical, failed_warning, rows_validated, outcome)

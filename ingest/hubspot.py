@@ -1,6 +1,6 @@
 """HubSpot CRM v3: contacts, companies and deals, with their associations.
 
-Protocol (shared/api-protocols.md §1):
+Protocol (docs/api-protocols.md §1):
 - Full history: `GET /crm/v3/objects/{type}` paged by the opaque `paging.next.after`, with
   inline `associations`; the list endpoint has no updated-since filter.
 - Incremental: `POST /crm/v3/objects/{type}/search` filtered GTE/LTE on the modified-date

@@ -1,6 +1,6 @@
 """Trustpilot Business Units API: every review written about one business unit.
 
-Protocol (shared/api-protocols.md §3a): `GET /v1/private/business-units/{businessUnitId}/reviews`
+Protocol (docs/api-protocols.md §3): `GET /v1/private/business-units/{businessUnitId}/reviews`
 with the `apikey` header; `page` from 1 and `perPage` up to 100; `orderBy=createdat.asc`;
 `startDateTime`/`endDateTime` filter on creation time ("if no time is specified then time is
 implicit 00:00:00"). The response is `{"reviews": [...], "links": [...]}`; the stream ends when
@@ -28,7 +28,7 @@ loader); edits to older reviews wait for a backfill over their creation dates. A
 catches more edits at the cost of re-reading that many days of reviews on every run, at 100 per
 call against a recommended 833 calls per 5 minutes.
 
-Auth: cxloop sends the API key in the `apikey` header. §3a documents a business-user OAuth
+Auth: cxloop sends the API key in the `apikey` header. §3.1 documents a business-user OAuth
 bearer token for private endpoints, so the live API may refuse the key alone (401) until a token
 flow is added here; the simulator accepts the key.
 

@@ -1,6 +1,6 @@
 """Typeform Responses API: completed responses of the configured forms.
 
-Protocol (shared/api-protocols.md §4a): `GET /forms/{form_id}/responses`, newest first;
+Protocol (docs/api-protocols.md §4): `GET /forms/{form_id}/responses`, newest first;
 `since`/`until` are inclusive, `before=<token>` pages backwards and is exclusive; the last page
 has `page_count <= 1` or no items. Typeform may publish a response up to ~30 minutes late,
 hence the lookback.

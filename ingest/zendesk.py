@@ -1,6 +1,6 @@
 """Zendesk Support: tickets, users, ticket metrics and satisfaction (CSAT) ratings.
 
-Protocol (shared/api-protocols.md §2), the facts this module relies on:
+Protocol (docs/api-protocols.md §2), the facts this module relies on:
 - Base URL `https://{subdomain}.zendesk.com/api/v2`; an API token authenticates as HTTP Basic
   with user `"{email}/token"` and the token as password.
 - Tickets and users come from the cursor-based incremental exports,

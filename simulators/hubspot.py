@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 simulator (shared/api-protocols.md §1).
+"""HubSpot CRM v3 simulator (docs/api-protocols.md §1).
 
 - `GET /crm/v3/objects/{contacts|companies|deals}`: `limit` (default 10, max 100), opaque `after`,
   `properties`, inline `associations`; `paging.next.after` while more exist, absent at the end.

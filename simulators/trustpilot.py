@@ -1,4 +1,4 @@
-"""Trustpilot Business Units API simulator: the private review list (shared/api-protocols.md §3a).
+"""Trustpilot Business Units API simulator: the private review list (docs/api-protocols.md §3).
 
 `GET /v1/private/business-units/{businessUnitId}/reviews` with the `apikey` header (401 otherwise;
 an unknown business unit is 404). Parameters as documented: `page` from 1 (a page past the end

@@ -1,4 +1,4 @@
-"""Typeform Responses API simulator (shared/api-protocols.md §4a).
+"""Typeform Responses API simulator (docs/api-protocols.md §4).
 
 `GET /forms/{form_id}/responses` with bearer auth; `page_size` (default 25, max 1000);
 `since`/`until` inclusive, as Unix seconds or ISO 8601; `before`/`after` response tokens,

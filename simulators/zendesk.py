@@ -1,4 +1,4 @@
-"""Zendesk Support API simulator (shared/api-protocols.md §2).
+"""Zendesk Support API simulator (docs/api-protocols.md §2).
 
 One Zendesk account over the shared `Company`, behind HTTP Basic auth with user
 `"{email}/token"` and the API token as password (401 `{"error": "Couldn't authenticate you"}`

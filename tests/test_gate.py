@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from expectations import gate, suites
+from expectations import definitions, gate
+from expectations.validation import load_suite
 from ingest import loader, warehouse
 from ingest.typeform import STREAMS
 
@@ -37,9 +38,9 @@ def status(db, batch_id: str) -> str:
 
 
 def test_the_committed_suite_files_match_their_definitions():
-    for name in suites.SUITES:
-        assert (suites.HERE / f"{name}.json").read_text() == suites.suite_json(name), (
-            f"{name}.json is stale: run `python -m expectations.suites`")
+    for name in definitions.SUITES:
+        assert (definitions.SUITES_DIR / f"{name}.json").read_text() == definitions.suite_json(name), (
+            f"{name}.json is stale: run `python -m expectations write-suites`")
 
 
 def test_a_clean_batch_passes_and_is_recorded(db):
@@ -105,20 +106,19 @@ def test_every_stream_of_every_source_has_a_suite_whose_projection_runs(db):
 
     for source in runner.SOURCES:
         for stream in runner.streams_of(source):
-            loader.ensure_tables(db, stream)
             validation = gate.run_suite(stream.table, str(uuid.uuid4()))
             assert validation.rows == 0
             assert validation.failures == [], (stream.table, [f.describe() for f in validation.failures])
-            assert validation.evaluated == len(suites.SUITES[stream.table]().expectations)
+            assert validation.evaluated == len(definitions.SUITES[stream.table]().expectations)
 
 
 def test_a_suite_file_with_an_unknown_expectation_type_is_refused(tmp_path, monkeypatch):
-    suite = json.loads((suites.HERE / "typeform_responses.json").read_text())
+    suite = json.loads((definitions.SUITES_DIR / "typeform_responses.json").read_text())
     suite["expectations"][0]["type"] = "expect_column_values_to_not_be_nul"
     (tmp_path / "typeform_responses.json").write_text(json.dumps(suite))
-    monkeypatch.setattr(gate, "HERE", tmp_path)
+    monkeypatch.setattr("expectations.validation.SUITES_DIR", tmp_path)
     with pytest.raises(ValueError, match="expect_column_values_to_not_be_nul"):
-        gate.load_suite("typeform_responses")
+        load_suite("typeform_responses")
 
 
 def test_a_fixed_quarantined_batch_is_released_by_the_command_and_reaches_staging(db):
@@ -272,5 +272,5 @@ def test_data_docs_render_every_suite_and_each_kept_validation(db):
     assert index == data_docs.site_dir() / "index.html" and index.is_file()
     pages = {p.relative_to(data_docs.site_dir()).parts[:2] for p in data_docs.site_dir().rglob("*.html")}
     assert ("validations", "typeform_responses") in pages
-    assert {("expectations", f"{name}.html") for name in suites.SUITES} <= pages
+    assert {("expectations", f"{name}.html") for name in definitions.SUITES} <= pages
     assert batch in (data_docs.site_dir() / "index.html").read_text()

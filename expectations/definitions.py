@@ -1,7 +1,7 @@
-"""The suites, written with the GX 1.x API; `python -m expectations.suites` writes their JSON.
+"""The suites, written with the GX 1.x API; `python -m expectations write-suites` writes their JSON.
 
-The JSON files beside this module are what the gate loads and what reviewers diff; a test
-fails when they drift from the definitions here. Severity is GX's own expectation field:
+The JSON files in `suites/` are what the gate loads and what reviewers diff; a test fails
+when they drift from the definitions here. Severity is GX's own expectation field:
 `critical` quarantines the batch, `warning` is recorded and the run goes on.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-HERE = Path(__file__).resolve().parent
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
 CRITICAL, WARNING = "critical", "warning"
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 EMAIL = r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"
@@ -290,12 +290,7 @@ def suite_json(name: str) -> str:
 def write_all() -> list[Path]:
     written = []
     for name in SUITES:
-        path = HERE / f"{name}.json"
+        path = SUITES_DIR / f"{name}.json"
         path.write_text(suite_json(name))
         written.append(path)
     return written
-
-
-if __name__ == "__main__":
-    for path in write_all():
-        print(f"wrote {path}")
