@@ -24,21 +24,6 @@ from ingest import masking, warehouse
 
 log = logging.getLogger(__name__)
 
-DDL = """
-create table if not exists audit.pipeline_failures (
-    failure_id   bigint generated always as identity primary key,
-    dag_id       text        not null,
-    task_id      text        not null,
-    map_index    integer     not null default -1,
-    run_id       text        not null,
-    logical_date timestamptz,
-    try_number   integer,
-    source       text,
-    stream       text,
-    error        text        not null,
-    failed_at    timestamptz not null default now()
-)
-"""
 # A whole traceback belongs in the task log; the table keeps what a dashboard can show.
 MAX_ERROR_CHARS = 2000
 # The task_id of a failure of the run as a whole (its timeout), not of one of its tasks.
@@ -71,7 +56,6 @@ def error_text(exception: BaseException | str | None) -> str:
 
 def record(failure: TaskFailure) -> None:
     with warehouse.connect() as conn, conn.transaction():
-        conn.execute(DDL)
         conn.execute(
             """insert into audit.pipeline_failures (dag_id, task_id, map_index, run_id, logical_date, try_number,
                    source, stream, error)

@@ -36,18 +36,6 @@ from ingest.streams import BatchResult, Record, RecordError, Source, Stream, Win
 
 CONN_ID = "cxloop_files"
 PAGE_ROWS = 5000
-LEDGER_DDL = """
-create table if not exists raw._files_loaded (
-    sha256     text primary key,
-    path       text        not null,
-    dataset    text        not null,
-    rows       integer     not null,
-    batch_id   uuid        not null,
-    loaded_at  timestamptz not null default now()
-)
-"""
-
-
 def _key(record: Record) -> str:
     if "_error" in record:
         raise RecordError(f"unparseable line {record['_row']} of {record['_file']}: {record['_error']}")
@@ -95,7 +83,6 @@ class FilesSource(Source):
 
     def before_read(self, conn: psycopg.Connection, stream: Stream) -> None:
         """Note the files already loaded, in the batch's transaction (after the runner's per-stream lock)."""
-        conn.execute(LEDGER_DDL)
         self._loaded = {sha for (sha,) in conn.execute("select sha256 from raw._files_loaded")}
 
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
@@ -160,7 +147,6 @@ class FilesSource(Source):
 
     def on_landed(self, conn: psycopg.Connection, result: BatchResult) -> None:
         """Record the files read, in the batch's own transaction: a failed batch records none."""
-        conn.execute(LEDGER_DDL)
         for sha, path, dataset, rows in self._read:
             conn.execute(
                 "insert into raw._files_loaded (sha256, path, dataset, rows, batch_id) values (%s, %s, %s, %s, %s) "

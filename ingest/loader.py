@@ -26,52 +26,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ingest import schema
 from ingest.streams import BatchResult, Record, RecordError, Stream, Window, parse_timestamp
 
 log = logging.getLogger(__name__)
-
-RAW_TABLE_DDL = """
-create table if not exists raw.{table} (
-    record_key        text        primary key,
-    record_updated_at timestamptz not null,
-    record            jsonb       not null,
-    _batch_id         uuid        not null,
-    _loaded_at        timestamptz not null default now()
-);
-create index if not exists {index} on raw.{table} (_batch_id)
-"""
-
-SHARED_DDL = """
-create table if not exists raw._rejected (
-    rejected_id  bigint generated always as identity primary key,
-    source       text        not null,
-    stream       text        not null,
-    batch_id     uuid        not null,
-    reason       text        not null,
-    original     text        not null,
-    rejected_at  timestamptz not null default now()
-);
--- The natural key when the record had one (a superseded version): the gate checks it.
-alter table raw._rejected add column if not exists record_key text;
--- The same bad record fetched again by a rerun is the same reject, not a new one.
-create unique index if not exists _rejected_once
-    on raw._rejected (source, stream, reason, md5(original));
-create table if not exists audit.load_batches (
-    batch_id      uuid primary key,
-    source        text        not null,
-    stream        text        not null,
-    window_start  timestamptz,
-    window_end    timestamptz not null,
-    fetched       integer     not null,
-    landed        integer     not null,
-    rejected      integer     not null,
-    inserted      integer     not null,
-    updated       integer     not null,
-    loaded_at     timestamptz not null default now(),
-    -- landed -> passed | warned | quarantined (by the quality gate) -> released
-    status        text        not null default 'landed'
-)
-"""
 
 # Most batches repeat no key: a hash aggregate over the keys alone says so cheaply, and only
 # then are the older versions of a repeated key ranked and marked as superseded.
@@ -125,12 +83,6 @@ select count(*) filter (where is_insert), count(*) filter (where not is_insert) 
 _ENCODE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, check_circular=False).encode
 _COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
-
-
-def ensure_tables(conn: psycopg.Connection, stream: Stream) -> None:
-    conn.execute(SHARED_DDL)
-    conn.execute(sql.SQL(RAW_TABLE_DDL).format(
-        table=sql.Identifier(stream.table), index=sql.Identifier(f"{stream.table}__batch")))
 
 
 def _prepare(stream: Stream, record: Any) -> tuple[str, datetime, str]:
@@ -209,7 +161,7 @@ def land(conn: psycopg.Connection, stream: Stream, batch_id: str, window: Window
          pages: Iterable[list[Record]]) -> BatchResult:
     """Land every record of `pages` as batch `batch_id`, inside the caller's transaction."""
     result = BatchResult(stream.source, stream.name, batch_id, window.start, window.end)
-    ensure_tables(conn, stream)
+    schema.ensure_raw_table(conn, stream.table)
     conn.execute("""
         create temp table _incoming (
             record_key text, record_updated_at timestamptz, record jsonb,

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from ingest import catalogue, failures, loader, masking, state, warehouse
+from ingest import catalogue, loader, masking, schema, state, warehouse
 from ingest.connections import get_connection
 from ingest.streams import BatchResult, Source, Stream, Window, as_source
 
@@ -84,7 +84,6 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
             # dbt builds wait for open transactions of this name before they note their start
             # (dbt_project/macros/build_watermarks.sql): rows stamped earlier must be committed.
             conn.execute(f"set local application_name = '{LANDING_APPLICATION_NAME}'")
-            state.ensure_table(conn)
             # One run per stream at a time: a second run of the same stream waits here rather
             # than read the same cursor and land the same window twice.
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (stream.table,))
@@ -109,15 +108,14 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
 def prepare_warehouse(names: Sequence[str] = SOURCES) -> None:
     """Create what the models and dashboards read, empty, if it is missing.
 
-    The raw tables of these sources' streams: a source that is not configured, or whose first
-    extract failed, must leave empty tables behind rather than break the other sources' models.
-    And the audit tables, so a data-health dashboard finds them before anything has failed.
+    The raw tables of these sources' streams (a source that is not configured, or whose first
+    extract failed, must leave empty tables behind rather than break the other sources' models),
+    and, through the connection's migrations, the audit tables a data-health dashboard reads.
     """
-    with warehouse.connect() as conn:
-        conn.execute(failures.DDL)
+    with warehouse.connect() as conn, conn.transaction():
         for name in names:
             for stream in streams_of(name):
-                loader.ensure_tables(conn, stream)
+                schema.ensure_raw_table(conn, stream.table)
 
 
 def run_source(name: str, interval: Window, *, backfill: bool = False,

@@ -8,20 +8,6 @@ import psycopg
 
 from ingest.streams import Stream, Window
 
-DDL = """
-create table if not exists raw._state (
-    source      text        not null,
-    stream      text        not null,
-    watermark   timestamptz not null,
-    updated_at  timestamptz not null default now(),
-    primary key (source, stream)
-)
-"""
-
-
-def ensure_table(conn: psycopg.Connection) -> None:
-    conn.execute(DDL)
-
 
 def read_watermark(conn: psycopg.Connection, stream: Stream) -> datetime | None:
     row = conn.execute(

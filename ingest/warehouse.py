@@ -13,23 +13,17 @@ import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 
+from ingest import settings
 from ingest.connections import get_connection
+from ingest.schema import ensure_current
 
 CONN_ID = "cxloop_warehouse"
+# Created by migrations/0001_landing.sql; tests and the summary walk them.
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit")
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DEFAULT_EMBEDDED_PORT = 55432
-
-
-def cxloop_home() -> Path:
-    """Local state folder: embedded warehouse, Airflow home, simulator files."""
-    return Path(os.environ.get("CXLOOP_HOME", REPO_ROOT / ".cxloop")).resolve()
 
 
 @dataclass(frozen=True)
@@ -64,8 +58,7 @@ def resolve() -> Warehouse:
         # pgserver asks platformdirs for a runtime dir at import; XDG_RUNTIME_DIR is often unset.
         warnings.simplefilter("ignore")
         from ingest import embedded_postgres
-    port = int(os.environ.get("CXLOOP_EMBEDDED_PORT", DEFAULT_EMBEDDED_PORT))
-    server = embedded_postgres.ensure_running(cxloop_home(), port)
+    server = embedded_postgres.ensure_running(settings.cxloop_home(), settings.embedded_port())
     return Warehouse(
         host="127.0.0.1", port=server.port, user=embedded_postgres.SUPERUSER,
         password="", dbname=embedded_postgres.DATABASE, embedded=True,
@@ -73,22 +66,14 @@ def resolve() -> Warehouse:
 
 
 def connect(warehouse: Warehouse | None = None, **kwargs) -> psycopg.Connection:
-    """A new psycopg connection to the warehouse, schemas guaranteed to exist."""
+    """A new psycopg connection to the warehouse, its schemas and tables migrated to this checkout's."""
     wh = warehouse or resolve()
     conn = psycopg.connect(
         host=wh.host, port=wh.port, user=wh.user, password=wh.password or None, dbname=wh.dbname,
         application_name="cxloop", **kwargs,
     )
-    _ensure_schemas(conn)
+    ensure_current(conn)
     return conn
-
-
-def _ensure_schemas(conn: psycopg.Connection) -> None:
-    existing = {row[0] for row in conn.execute("select nspname from pg_namespace").fetchall()}
-    for schema in SCHEMAS:
-        if schema not in existing:
-            conn.execute(f'create schema if not exists "{schema}"')
-    conn.commit()
 
 
 def table_rows(schema: str, tables: list[str], warehouse: Warehouse | None = None) -> dict[str, int]:
@@ -119,10 +104,8 @@ def run_dbt(args: list[str], warehouse: Warehouse | None = None, *, quiet: bool 
     which must not leak into an Airflow worker that runs other tasks afterwards. `quiet` keeps
     its output back unless it fails (e.g. `compile`, which prints what it compiled).
     """
-    dbt = str(Path(sys.executable).with_name("dbt"))
     env = {**os.environ, **dbt_env(warehouse)}
-    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    proc = subprocess.run([dbt, *args, *project], env=env, check=False, capture_output=quiet, text=True)
+    proc = subprocess.run(settings.dbt_command(args), env=env, check=False, capture_output=quiet, text=True)
     if proc.returncode != 0:
         if quiet:
             print(proc.stdout, proc.stderr, sep="\n", file=sys.stderr)
@@ -134,4 +117,4 @@ def stop_embedded() -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ingest import embedded_postgres
-    return embedded_postgres.stop(cxloop_home())
+    return embedded_postgres.stop(settings.cxloop_home())

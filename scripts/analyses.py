@@ -3,9 +3,9 @@ and table names they use are the dbt project's own, never copied into Python."""
 
 from __future__ import annotations
 
-from ingest import warehouse
+from ingest import settings, warehouse
 
-COMPILED = warehouse.DBT_PROJECT_DIR / "target" / "compiled" / "cxloop" / "analyses"
+COMPILED = settings.DBT_PROJECT_DIR / "target" / "compiled" / "cxloop" / "analyses"
 
 
 def compiled_sql(*names: str, wh: warehouse.Warehouse | None = None) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from ingest.warehouse import cxloop_home  # noqa: E402
+from ingest.settings import cxloop_home  # noqa: E402
 from scripts import airflow_cli, airflow_stack  # noqa: E402
 
 HOME = cxloop_home()

@@ -139,7 +139,6 @@ def _load(mode: str, count: int) -> dict:
     stream = STREAMS[0]
     window = Window(None, datetime(2027, 1, 1, tzinfo=UTC))
     with warehouse.connect() as conn:
-        loader.ensure_tables(conn, stream)
         _prepare_table(conn, mode)
         batch = str(uuid.uuid4())
         server_cpu, client_cpu = _server_cpu_seconds(conn), _client_cpu_seconds()

@@ -97,7 +97,6 @@ def test_the_ledger_is_read_through_the_connection_the_runner_hands_over(db, dro
     stream = files.STREAMS[0]
     audits = next(drop.glob("mystery_shopping_*.csv"))
     with db.transaction():
-        db.execute(files.LEDGER_DDL)
         # Not committed: only a read through this very connection can see that the file is loaded.
         db.execute("insert into raw._files_loaded (sha256, path, dataset, rows, batch_id) "
                    "values (%s, %s, 'audits', 1, gen_random_uuid())", (files._sha256(audits), audits.name))
