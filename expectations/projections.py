@@ -5,6 +5,11 @@ A projection turns a stream's jsonb records into the columns its suite checks. I
 records the loader turned away for having no key or for repeating one, so that the suites' key
 expectations (not null, unique) see them — with columns record_key, record and unknown_fields
 (the top-level fields the suite's `known_fields` does not list).
+
+Rejects are recorded per batch, so a rerun that fetches the same bad records is judged by them
+as the first run was. A rerun's unchanged records keep the batch that first landed them, though:
+when the version of a repeated key that won is such a record, its row in raw stands in for it,
+so the batch still shows the key twice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ BATCH_ROWS = """(
         union all
         select record_key, original::jsonb from raw._rejected
         where batch_id = '{batch_id}' and (reason like 'no natural key%' or reason like 'superseded%')
+        union all
+        select record_key, record from raw.{table}
+        where _batch_id <> '{batch_id}' and record_key in (
+            select record_key from raw._rejected where batch_id = '{batch_id}' and reason like 'superseded%')
     ) as received
 ) as batch_rows"""
 

@@ -126,15 +126,26 @@ class BatchResult:
 
 
 def parse_timestamp(value: Any) -> datetime:
-    """An API timestamp (ISO 8601 or Unix seconds) as an aware UTC datetime."""
+    """An API timestamp (ISO 8601 or Unix seconds) as an aware UTC datetime; RecordError says why not.
+
+    Python's datetimes span the years 1 to 9999 (PostgreSQL's timestamptz spans more): an
+    instant outside them, e.g. year 0 or Unix time 1e20, is out of range.
+    """
     if isinstance(value, bool) or value is None or value == "":
         raise RecordError(f"missing or invalid timestamp {value!r}")
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # NaN and infinity included
+            raise RecordError(f"timestamp out of range {value!r}") from exc
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
+            # In UTC, a time on the first or last day of that span may fall outside it.
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise RecordError(f"timestamp out of range {value!r}") from exc
         except ValueError as exc:
-            raise RecordError(f"unparseable timestamp {value!r}") from exc
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            problem = "timestamp out of range" if "out of range" in str(exc) else "unparseable timestamp"
+            raise RecordError(f"{problem} {value!r}") from exc
     raise RecordError(f"unparseable timestamp {value!r}")

@@ -43,6 +43,22 @@ def wh(warehouse_session):
 
 
 @pytest.fixture
+def empty_database(wh):
+    """A database of its own on the session's server, with nothing in it (not even migrations)."""
+    import dataclasses
+    import uuid
+
+    from ingest import warehouse
+
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    with warehouse.connect(wh, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield dataclasses.replace(wh, dbname=name)
+    with warehouse.connect(wh, autocommit=True) as conn:
+        conn.execute(f'drop database "{name}" with (force)')
+
+
+@pytest.fixture
 def db(wh):
     from ingest import warehouse
 

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-import uuid
 
 import psycopg
 import pytest
 
 from ingest import schema, warehouse
-
-
-@pytest.fixture
-def empty_database(wh):
-    """A database of its own on the session's server, with nothing in it."""
-    name = f"schema_{uuid.uuid4().hex[:12]}"
-    with warehouse.connect(wh, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield dataclasses.replace(wh, dbname=name)
-    with warehouse.connect(wh, autocommit=True) as conn:
-        conn.execute(f'drop database "{name}" with (force)')
 
 
 def raw_connect(wh: warehouse.Warehouse) -> psycopg.Connection:
@@ -50,9 +37,11 @@ def test_a_first_connection_applies_every_migration_in_order_and_records_it(empt
 
 def test_a_migrated_warehouse_applies_nothing_again(empty_database):
     with raw_connect(empty_database) as conn:
-        assert schema.migrate(conn) == ["0001_landing", "0002_audit"]
+        every = [m.name for m in schema.migrations()]
+        assert every[:2] == ["0001_landing", "0002_audit"]
+        assert schema.migrate(conn) == every
         assert schema.migrate(conn) == []
-        assert conn.execute("select count(*) from audit.schema_migrations").fetchone() == (2,)
+        assert conn.execute("select count(*) from audit.schema_migrations").fetchone() == (len(every),)
 
 
 def test_a_new_migration_file_runs_once_on_a_warehouse_that_has_the_earlier_ones(empty_database, tmp_path):
