@@ -75,10 +75,35 @@ def print_summary(wh: warehouse.Warehouse) -> None:
             print("\nHeadline KPIs (all data, from the marts)")
             for line in headline:
                 print(f"  {line}")
+        if _exists(conn, "marts", "identity_quality"):
+            print("\nIdentity (marts.identity_quality)")
+            for line in identity_lines(conn):
+                print(f"  {line}")
     # BI tools read the marts as the read-only role the dbt project grants them to.
     bi = dataclasses.replace(wh, user="cxloop_bi", password="")
     print(f"\nBI tools connect to: {bi.uri()}  (role cxloop_bi reads schema marts only)"
           + ("\n  embedded warehouse: stays up until `make stop`" if wh.embedded else ""))
+
+
+def identity_lines(conn) -> list[str]:
+    """How the records became customers, as the identity quality mart counts it."""
+    report: dict[tuple[str, str], int] = {
+        (metric, detail): value for metric, detail, value in
+        conn.execute("select metric, detail, value from marts.identity_quality").fetchall()}
+
+    def part(metric: str, details: list[str]) -> str:
+        return ", ".join(f"{detail} {report.get((metric, detail), 0):,}" for detail in details)
+
+    return [
+        f"{report.get(('customers', 'all'), 0):,} customers from {report.get(('records', 'all'), 0):,} records; "
+        f"matched on {part('records_matched_on', ['email', 'crm_link', 'phone', 'manual', 'unmatched'])}",
+        f"held apart (a shared phone, different emails): {report.get(('held_apart_customers', 'all'), 0):,} "
+        f"customers, {report.get(('held_apart_records', 'all'), 0):,} records",
+        f"keys shared past the cap: {part('shared_keys_over_cap', ['phone', 'email', 'crm_link'])} "
+        f"({sum(v for (m, _), v in report.items() if m == 'records_with_shared_keys'):,} records)",
+        f"overrides applied: {part('overrides_applied', ['merge', 'split'])}; "
+        f"naming no record: {sum(v for (m, _), v in report.items() if m == 'overrides_unmatched'):,}",
+    ]
 
 
 def _exists(conn, schema: str, table: str) -> bool:

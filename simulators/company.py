@@ -37,6 +37,12 @@ LAST_NAMES = {
 }
 COUNTRY = {"en": "GB", "pl": "PL", "fr": "FR", "fa": "IR", "zh": "CN"}
 DIAL = {"GB": "44", "PL": "48", "FR": "33", "IR": "98", "CN": "86"}
+# Numbers people share, as in a real customer base: every HOUSEHOLD_EVERY-th person lives with the
+# one before (one landline, two people, two emails); every SWITCHBOARD_EVERY-th calls from one
+# company switchboard, shared by more records than identity resolution's cap (50 by default).
+HOUSEHOLD_EVERY = 40
+SWITCHBOARD_EVERY = 25
+SWITCHBOARD_PHONE = "+442079460000"
 LANGUAGE_WEIGHTS = {"en": 50, "pl": 15, "fr": 15, "fa": 10, "zh": 10}
 _LANGUAGES = list(LANGUAGE_WEIGHTS)
 _LANGUAGE_CUMULATIVE = list(accumulate(LANGUAGE_WEIGHTS.values()))
@@ -182,8 +188,8 @@ class Company:
 
     def spelled_phone(self, person: Person, source: str) -> str:
         """The person's phone as `source` holds it: E.164, spaced, dashed or national."""
-        digits = person.phone_e164[1 + len(DIAL[person.country]):]
-        dial = DIAL[person.country]
+        dial = next(code for code in DIAL.values() if person.phone_e164.startswith("+" + code))
+        digits = person.phone_e164[1 + len(dial):]
         variant = self._variant("phone", source, person.index)
         return [person.phone_e164, f"+{dial} {digits[:3]} {digits[3:6]} {digits[6:]}",
                 f"00{dial}-{digits[:3]}-{digits[3:]}", f"({dial}) {digits}"][variant]
@@ -195,6 +201,11 @@ class Company:
         country = COUNTRY[language]
         email = f"{_ascii(first).lower()}.{_ascii(last).lower()}{index}@example-{index % 97}.com"
         phone = f"+{DIAL[country]}{rng.randrange(10**8, 10**9)}"
+        if index % SWITCHBOARD_EVERY == SWITCHBOARD_EVERY - 1:
+            phone = SWITCHBOARD_PHONE
+        elif index % HOUSEHOLD_EVERY == 1:
+            partner = self.person(index - 1)
+            phone, country = partner.phone_e164, partner.country
         return Person(index, first, last, email, phone, country, language)
 
     def people(self) -> Iterator[Person]:

@@ -77,9 +77,11 @@ def review(review_id: str, consumer: str, stars: int, language: str, email: str 
             "createdAt": at(1, 15), "updatedAt": None, "referralEmail": email, "companyReply": None}
 
 
+# The marts a full refresh rebuilds to the same rows; customer_id_history is kept across nights instead.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts"]
+         "cx_alerts", "identity_quality"]
+HISTORY_MARTS = ["customer_id_history"]
 
 
 def land_the_shop() -> None:
