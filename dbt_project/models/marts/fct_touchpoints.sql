@@ -21,12 +21,20 @@ touchpoints as (
 
     select * from {{ ref('int_touchpoints_unioned') }}
     {% if is_incremental() %}
-    where {{ changed_since_last_build() }}
+    -- One semi-join on a union of keys, not `changed or (...) in (...)`: under an OR the planner
+    -- cannot turn the IN into a join and re-scans it for every touchpoint.
+    where touchpoint_id in (
+        select touchpoint_id from {{ ref('int_touchpoints_unioned') }}
+        where {{ changed_since_last_build() }}
+        union
         -- A new record can join two people into one customer, or split one: re-key what they
         -- did before.
-        or (identity_source, identity_id) in (
-            select source, source_id from customers where resolved_at > {{ last_build_started_at() }}
-        )
+        select unioned.touchpoint_id
+        from {{ ref('int_touchpoints_unioned') }} as unioned
+        inner join {{ ref('int_customers_resolved') }} as resolved
+            on unioned.identity_source = resolved.source and unioned.identity_id = resolved.source_id
+        where resolved.resolved_at > {{ last_build_started_at() }}
+    )
     {% endif %}
 
 ),

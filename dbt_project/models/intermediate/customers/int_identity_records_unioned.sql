@@ -28,8 +28,13 @@ companies as (
 contacts as (
     select * from {{ ref('stg_hubspot__contacts') }}
     {% if is_incremental() %}
-    where {{ changed }}
-        or company_id in (select company_id from companies where {{ changed }})
+    -- A union of keys, not `changed or company_id in (...)`: an IN under an OR is re-scanned per row.
+    where contact_id in (
+        select contact_id from {{ ref('stg_hubspot__contacts') }} where {{ changed }}
+        union
+        select contact_id from {{ ref('stg_hubspot__contacts') }}
+        where company_id in (select company_id from {{ ref('stg_hubspot__companies') }} where {{ changed }})
+    )
     {% endif %}
 ),
 
