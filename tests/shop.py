@@ -152,5 +152,11 @@ def dbt(*args: str) -> None:
     warehouse.run_dbt(list(args))
 
 
+def customer_of(conn, source: str, source_id: str) -> str:
+    """The customer a source record resolved to, as BI sees it."""
+    return conn.execute("select customer_id from marts.bridge_customer_source where source = %s and source_id = %s",
+                        (source, source_id)).fetchone()[0]
+
+
 def snapshot(conn) -> dict[str, list[tuple]]:
     return {mart: sorted(conn.execute(f"select * from marts.{mart}").fetchall(), key=repr) for mart in MARTS}

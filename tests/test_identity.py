@@ -12,16 +12,11 @@ from __future__ import annotations
 import pytest
 
 from ingest import warehouse
-from tests.shop import MARTS, at, contact, dbt, land, response, snapshot, zendesk_user
+from tests.shop import MARTS, at, contact, customer_of, dbt, land, response, snapshot, zendesk_user
 
 pytestmark = pytest.mark.integration
 
 LANDLINE = "+44 20 7946 1000"
-
-
-def customer_of(conn, source: str, source_id: str) -> str:
-    return conn.execute("select customer_id from marts.bridge_customer_source where source = %s and source_id = %s",
-                        (source, source_id)).fetchone()[0]
 
 
 def resolution(conn, source: str, source_id: str) -> tuple[str, bool, bool]:

@@ -19,6 +19,7 @@ from tests.shop import (
     MARTS,
     at,
     contact,
+    customer_of,
     deal,
     land,
     land_the_shop,
@@ -46,11 +47,6 @@ def file_record(record_id: str, email: str | None, phone: str, day: int) -> dict
     return {"_key": f"offline_surveys:{record_id}", "_updated_at": at(day, 14), "_dataset": "offline_surveys",
             "_file": "offline_survey_2.jsonl", "response_id": record_id, "answered_at": at(day, 14), "nps": 8,
             "channel": "in_person", "email": email, "phone": phone}
-
-
-def customer_of(conn, source: str, source_id: str) -> str:
-    return conn.execute("select customer_id from marts.bridge_customer_source where source = %s and source_id = %s",
-                        (source, source_id)).fetchone()[0]
 
 
 def resolved_in_last_build(conn) -> set[tuple[str, str]]:

@@ -19,6 +19,7 @@ from tests.shop import (
     HISTORY_MARTS,
     MARTS,
     at,
+    customer_of,
     dbt,
     deal,
     land,
@@ -41,11 +42,6 @@ def shop(warehouse_session):
     dbt("build", "--full-refresh")
     with warehouse.connect(warehouse_session, autocommit=True) as conn:
         yield conn
-
-
-def customer_of(conn, source: str, source_id: str) -> str:
-    return conn.execute("select customer_id from marts.bridge_customer_source where source = %s and source_id = %s",
-                        (source, source_id)).fetchone()[0]
 
 
 def test_nps_per_day_is_100_minus_100_and_0_and_a_day_without_answers_has_no_row(shop):

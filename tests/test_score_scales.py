@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from ingest import warehouse
-from tests.shop import dbt, land_the_shop
+from tests.shop import customer_of, dbt, land_the_shop
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +29,6 @@ def shop(warehouse_session):
         conn.execute("update staging.score_scales set positive_from = 10, negative_to = 5 where score_scale = '0-10'")
         dbt("build", "--full-refresh", "--exclude", "resource_type:seed")
         yield conn
-
-
-def customer_of(conn, source: str, source_id: str) -> str:
-    return conn.execute("select customer_id from marts.bridge_customer_source where source = %s and source_id = %s",
-                        (source, source_id)).fetchone()[0]
 
 
 def test_daily_nps_counts_promoters_and_detractors_by_the_seed(shop):

@@ -61,3 +61,10 @@
              where loaded_at < {{ last_build_started_at() }}) as before
     )
 {%- endmacro %}
+
+{#- The rows of `relation` that belong to the customers a customer-level mart rebuilds tonight
+    (its CTE `affected`); all of them on a full build. -#}
+{% macro of_affected_customers(relation) -%}
+    select * from {{ relation }}
+    {%- if is_incremental() %} where customer_id in (select customer_id from affected){% endif %}
+{%- endmacro %}

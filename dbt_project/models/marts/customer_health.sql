@@ -30,23 +30,19 @@ affected as (
 {% endif %}
 
 customers as (
-    select * from {{ ref('dim_customer') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('dim_customer')) }}
 ),
 
 touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('fct_touchpoints')) }}
 ),
 
 records as (
-    select * from {{ ref('int_customers_resolved') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('int_customers_resolved')) }}
 ),
 
 tickets as (
-    select * from {{ ref('int_support_tickets_enriched') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('int_support_tickets_enriched')) }}
 ),
 
 deals as (

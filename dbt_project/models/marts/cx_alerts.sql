@@ -27,18 +27,15 @@ affected as (
 {% endif %}
 
 touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('fct_touchpoints')) }}
 ),
 
 records as (
-    select * from {{ ref('int_customers_resolved') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('int_customers_resolved')) }}
 ),
 
 tickets as (
-    select * from {{ ref('int_support_tickets_enriched') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('int_support_tickets_enriched')) }}
 ),
 
 contacts as (

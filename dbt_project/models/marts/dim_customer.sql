@@ -23,13 +23,11 @@ affected as (
 {% endif %}
 
 records as (
-    select * from {{ ref('int_customers_resolved') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('int_customers_resolved')) }}
 ),
 
 touchpoints as (
-    select * from {{ ref('fct_touchpoints') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from affected) {% endif %}
+    {{ of_affected_customers(ref('fct_touchpoints')) }}
 ),
 
 -- Attributes come from the most authoritative record that has them: CRM first, then the help
