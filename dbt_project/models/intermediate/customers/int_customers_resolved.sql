@@ -242,7 +242,8 @@ conflicting_keys as (
 usable_phone_incidence as (
     select phone_incidence.node, phone_incidence.key
     from phone_incidence
-    where not exists (select from conflicting_keys where conflicting_keys.key = phone_incidence.key)
+    left join conflicting_keys using (key)
+    where conflicting_keys.key is null
 ),
 
 {{ propagate_labels('phone_incidence', 'grouped') }}
@@ -258,6 +259,12 @@ weak_clusters as (
     group by weak_labels.label
 ),
 
+holding_conflicting_keys as (
+    select distinct phone_incidence.node as component
+    from phone_incidence
+    inner join conflicting_keys using (key)
+),
+
 resolved_components as (
 
     select
@@ -268,15 +275,12 @@ resolved_components as (
         end as label,
         coalesce(grouped_labels.label, identified.component) as group_label,
         coalesce(weak_clusters.conflicted, false) as chain_conflicted,
-        coalesce(weak_clusters.conflicted, false) or exists (
-            select from phone_incidence
-            inner join conflicting_keys using (key)
-            where phone_incidence.node = identified.component
-        ) as held_apart
+        coalesce(weak_clusters.conflicted, false) or holding.component is not null as held_apart
     from identified
     left join weak_labels on identified.component = weak_labels.node
     left join weak_clusters on weak_labels.label = weak_clusters.label
     left join grouped_labels on identified.component = grouped_labels.node
+    left join holding_conflicting_keys as holding on identified.component = holding.component
 
 ),
 
@@ -290,11 +294,9 @@ matched_on as (
     from identifying_keys
     inner join components using (node)
     inner join resolved_components using (component)
+    left join conflicting_keys using (key)
     where identifying_keys.key_kind <> 'phone'
-        or (
-            not resolved_components.chain_conflicted
-            and not exists (select from conflicting_keys where conflicting_keys.key = identifying_keys.key)
-        )
+        or (not resolved_components.chain_conflicted and conflicting_keys.key is null)
     group by identifying_keys.node
 
 ),
