@@ -9,18 +9,27 @@ the credentials checked (a token pasted with its trailing newline is refused her
 never by value, rather than failing later inside requests with the value in the message),
 `extra.start_date` and `extra.retry`. It registers the password with `ingest.masking` (and so
 with Airflow's log masker).
+
+`base_url` and `path_id` check what a connection puts into a URL: a base URL is `http(s)://host`
+with at most a path (no user, password, query or fragment, which would travel or show where a
+base URL does), and an id (a form id, a business unit id) is text that goes into one path
+segment, quoted by `ingest.http.path_segment`; an id the URL would resolve away (`..`) or that
+holds whitespace or a control character (a config pasted with its line break) is refused,
+naming the connection and the field.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest import masking
-from ingest.http import RetryPolicy
+from ingest.http import RetryPolicy, path_segment
 from ingest.streams import RecordError, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -50,7 +59,8 @@ class SourceConnection:
     retry: RetryPolicy
 
     def base_url(self, default: str) -> str:
-        return self.host or default
+        """The connection's host as a checked base URL, or `default` when it sets none."""
+        return base_url(self.host, self.conn_id) if self.host else default
 
 
 def source_connection(conn: Any, conn_id: str, *, password: str | None = None,
@@ -87,6 +97,49 @@ def check_credential(value: str | None, conn_id: str, what: str) -> None:
         where = f"contains a space, line break or control character (character {bad[0] + 1})"
     raise ValueError(f"connection {conn_id}: {what} {where}; set it again without it. "
                      "The value is not shown.")
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+")
+
+
+def base_url(value: str, conn_id: str, *, example: str = "https://api.example.com") -> str:
+    """`value` (a connection's host) if it is an http(s) base URL with nothing a base URL must not carry."""
+    refused = f"connection {conn_id}: host must be a base URL such as {example}"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{refused}; it does not parse ({exc})") from None
+    del port  # read only to have urlsplit check it
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{refused}, with its scheme")
+    if parts.username is not None or parts.password is not None:
+        # Not shown: the part before '@' may hold a password.
+        raise ValueError(f"{refused}, without a user or password in it (set those in the connection's "
+                         "login and password); the value is not shown")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError(f"{refused}, without a query or fragment; got {value!r}")
+    if not parts.hostname or not _HOSTNAME.fullmatch(parts.hostname):
+        raise ValueError(f"{refused}; {value!r} has no valid host name")
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        raise ValueError(f"{refused}, without '.' or '..' in its path; got {value!r}")
+    return value
+
+
+def path_id(value: Any, conn_id: str, what: str) -> str:
+    """`value` as an id that goes into one URL path segment; refused naming `what` of `conn_id`."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"connection {conn_id}: {what} must be text, got {type(value).__name__} {value!r}")
+    text = str(value)
+    bad = [char for char in text if char.isspace() or unicodedata.category(char).startswith("C")]
+    if bad:
+        raise ValueError(f"connection {conn_id}: {what} {text!r} holds whitespace or a control character "
+                         f"({bad[0]!r}); set it again without it")
+    try:
+        path_segment(text)
+    except ValueError as exc:
+        raise ValueError(f"connection {conn_id}: {what} is not a usable id: {exc}") from None
+    return text
 
 
 def _start_date(extra: dict[str, Any], conn_id: str) -> datetime | None:

@@ -1,10 +1,15 @@
 """The one HTTP client every connector uses.
 
 Retry policy, written once: 5xx, connection resets, timeouts and unparseable bodies are retried
-with exponential backoff and jitter; a 429 waits what the API says (`Retry-After`, or a
-rate-limit reset header) before the next try, but never longer than the policy's `max_wait`
-(a daily quota can answer "come back tomorrow": the task fails after its attempts instead of
-sleeping for a day); after `max_attempts` a `SourceHTTPError` names the source, stream and URL.
+with exponential backoff and jitter; a 429 waits what the API says (`Retry-After` in seconds or
+as an HTTP-date, or a rate-limit reset header) before the next try, but never longer than the
+policy's `max_wait` (a daily quota can answer "come back tomorrow": the task fails after its
+attempts instead of sleeping for a day); after `max_attempts` a `SourceHTTPError` names the
+source, stream and URL. Any other 4xx fails at once; a 401 or 403 names the connection whose
+credentials to check.
+
+Ids from a connection or a record go into a URL path through `path_segment`: percent-encoded
+whole, so that a `/`, `?`, `#` or `%` in one stays inside its segment and cannot change the path.
 
 Credentials travel only in headers, and never in an error: URLs are stripped of query values
 that look like secrets, the header values are registered with `ingest.masking`, and an error
@@ -21,8 +26,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -39,9 +46,39 @@ _TRANSIENT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError
 
 
 def redact_url(url: str) -> str:
+    """`url` as an error may show it: no user or password, secret-looking query values masked."""
     parts = urlsplit(url)
     query = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*[]"), netloc=parts.hostname or ""))
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 address keeps its brackets
+        netloc = f"[{netloc}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*[]"), netloc=netloc))
+
+
+# Segments a URL resolves as a move (`..`) or as nothing (`.`, empty) however they are encoded:
+# `quote` leaves dots alone, and both urljoin and urllib3 remove dot segments.
+_UNQUOTABLE_SEGMENTS = ("", ".", "..")
+
+
+def path_segment(value: Any) -> str:
+    """`value` as one URL path segment, every reserved character (`/`, `?`, `#`, `%`) percent-encoded.
+
+    ValueError for a value no encoding keeps in its place (empty, `.` or `..`), or that is not
+    text a URL can carry (a lone surrogate): a connector's check of its connection names it first.
+    """
+    text = str(value)
+    if text in _UNQUOTABLE_SEGMENTS:
+        raise ValueError(f"{text!r} cannot be a URL path segment: the URL would resolve it away")
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError:
+        raise ValueError(f"{text!r} cannot be a URL path segment: it is not valid Unicode text") from None
 
 
 class SourceHTTPError(RuntimeError):
@@ -92,7 +129,22 @@ class RetryPolicy:
         return min(asked, self.max_wait)
 
 
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _retry_after_seconds(response: requests.Response) -> float | None:
+    """Seconds the API asks to wait: a number of seconds, or an HTTP-date.
+
+    An HTTP-date is counted from the response's own `Date` (the server's clock, so a skew
+    between its clock and ours does not stretch or cut the wait), or from our clock without one.
+    """
     for name in _WAIT_HEADERS:
         value = response.headers.get(name)
         if value is None:
@@ -100,7 +152,12 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
         try:
             return max(0.0, float(value))
         except ValueError:
+            pass
+        until = _http_date(value)
+        if until is None:
             continue
+        now = _http_date(response.headers.get("Date")) or datetime.now(UTC)
+        return max(0.0, (until - now).total_seconds())
     return None
 
 
@@ -114,6 +171,12 @@ def _unsent(exc: Exception) -> _Retryable | str:
         return (f"the request could not be sent ({type(exc).__name__}): a header value is malformed; "
                 "check the credentials of the connection")
     return f"the request could not be sent ({type(exc).__name__})"
+
+
+def _with_query(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    return f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params, doseq=True)}"
 
 
 def _register_credentials(headers: Mapping[str, str], auth: tuple[str, str] | None) -> None:
@@ -138,8 +201,11 @@ class HttpClient:
         auth: tuple[str, str] | None = None,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        connection: str | None = None,
     ) -> None:
         self.source = source
+        # The Airflow connection the credentials come from, named when the API refuses them.
+        self.connection = connection
         self.base_url = base_url.rstrip("/") + "/"
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -162,6 +228,8 @@ class HttpClient:
     def request_json(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
                      json_body: Any = None, stream: str | None = None) -> Any:
         url = self.url(path_or_url)
+        # What messages show: the URL with its query, which says which page failed (redacted when shown).
+        shown = _with_query(url, params)
         policy = self.policy
 
         def wait(state: RetryCallState) -> float:
@@ -176,7 +244,7 @@ class HttpClient:
             exc = state.outcome.exception() if state.outcome else None
             log.warning("%s.%s: %s; retry %d/%d in %.1fs (%s)", self.source, stream or "-",
                         getattr(exc, "detail", exc), state.attempt_number, policy.max_attempts - 1,
-                        state.next_action.sleep if state.next_action else 0.0, redact_url(url))
+                        state.next_action.sleep if state.next_action else 0.0, redact_url(shown))
 
         retrying = Retrying(
             stop=stop_after_attempt(policy.max_attempts),
@@ -190,7 +258,7 @@ class HttpClient:
             return retrying(self._attempt, method, url, params, json_body, stream)
         except _Retryable as exc:
             detail = exc.detail
-        raise SourceHTTPError(self.source, stream, url, f"gave up after {policy.max_attempts} attempts: {detail}")
+        raise SourceHTTPError(self.source, stream, shown, f"gave up after {policy.max_attempts} attempts: {detail}")
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
                  stream: str | None) -> Any:
@@ -203,11 +271,18 @@ class HttpClient:
         if status >= 400:
             # A client error will not fix itself: fail now with what the API said.
             raise SourceHTTPError(self.source, stream, response.url,
-                                  f"HTTP {status}: {response.text[:300].strip()}", status=status)
+                                  f"HTTP {status}: {response.text[:300].strip()}{self._refused_hint(status)}",
+                                  status=status)
         try:
             return response.json()
         except (json.JSONDecodeError, requests.JSONDecodeError):
             raise _Retryable("response body is not valid JSON") from None
+
+    def _refused_hint(self, status: int) -> str:
+        if status not in (401, 403) or self.connection is None:
+            return ""
+        what = "credentials were refused" if status == 401 else "credentials lack access to this resource"
+        return f"; the {what}: check connection {self.connection}"
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
               stream: str | None) -> requests.Response:
@@ -219,4 +294,4 @@ class HttpClient:
         # message (and the header value in it) is in no traceback.
         if isinstance(failure, _Retryable):
             raise failure
-        raise SourceHTTPError(self.source, stream, url, failure)
+        raise SourceHTTPError(self.source, stream, _with_query(url, params), failure)

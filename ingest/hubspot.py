@@ -15,6 +15,8 @@ Protocol (docs/api-protocols.md §1):
   batch/read` and are attached in the list endpoint's shape, so raw rows look the same however
   they were loaded.
 - 429s do not always carry Retry-After; the shared client backs off exponentially then.
+- Paging must move: a page whose `paging.next.after` is the one just asked for (the same page
+  served again) fails the run instead of looping forever.
 
 Connection `cxloop_hubspot`: host = base URL (default `https://api.hubapi.com`), password =
 private-app token; extra may carry `start_date` and `retry`.
@@ -28,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingest.connections import source_connection
-from ingest.http import HttpClient
+from ingest.http import HttpClient, redact_url
 from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_hubspot"
@@ -91,6 +93,10 @@ class HubSpotSource(Source):
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
+            if after == params.get("after"):
+                raise ValueError(f"hubspot.{kind}: the page after {after!r} says the next one is after {after!r} "
+                                 "again (a page served twice?); cannot page further "
+                                 f"({redact_url(self.client.url(f'crm/v3/objects/{kind}'))})")
             params["after"] = after
 
     def _search_page(self, kind: str, start: datetime, end: datetime, after: int, above_id: str | None) -> dict:
@@ -122,6 +128,10 @@ class HubSpotSource(Source):
             next_after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not next_after:
                 return
+            if int(next_after) <= after:
+                raise ValueError(f"hubspot.{kind}: search paging goes from after={after} to after={next_after}, "
+                                 "not forward (a page served twice?); cannot page further "
+                                 f"({redact_url(self.client.url(f'crm/v3/objects/{kind}/search'))})")
             after = int(next_after)
             if after + SEARCH_LIMIT > self.search_cap:
                 # Past the cap the API answers 400: restart after the last id seen instead.
@@ -151,6 +161,7 @@ def from_connection(conn: Any) -> HubSpotSource:
     settings = source_connection(conn, CONN_ID, password="the private-app token")
     return HubSpotSource(
         client=HttpClient("hubspot", settings.base_url(DEFAULT_BASE_URL),
-                          headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry),
+                          headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry,
+                          connection=CONN_ID),
         history_start=settings.history_start,
     )

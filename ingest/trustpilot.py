@@ -43,10 +43,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from ingest.connections import source_connection
-from ingest.http import HttpClient, redact_url
+from ingest.connections import path_id, source_connection
+from ingest.http import HttpClient, path_segment, redact_url
 from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_trustpilot"
@@ -81,7 +81,7 @@ class TrustpilotSource(Source):
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
         if stream.name != "reviews":
             raise ValueError(f"trustpilot has no stream {stream.name!r}; streams: reviews")
-        path = f"v1/private/business-units/{quote(self.business_unit_id, safe='')}/reviews"
+        path = f"v1/private/business-units/{path_segment(self.business_unit_id)}/reviews"
         params: dict[str, Any] = {
             "orderBy": "createdat.asc",
             "perPage": PAGE_SIZE,
@@ -137,6 +137,7 @@ def from_connection(conn: Any) -> TrustpilotSource:
     if not unit or not isinstance(unit, str):
         raise ValueError(f"connection {CONN_ID}: extra.business_unit_id is required; find it with "
                          "GET /v1/business-units/find?name=<your domain>")
+    unit = path_id(unit, CONN_ID, "extra.business_unit_id")
     days = extra.get("edit_lookback_days")
     if days is None:
         lookback = DEFAULT_EDIT_LOOKBACK
@@ -147,7 +148,7 @@ def from_connection(conn: Any) -> TrustpilotSource:
                          f"(0 or more), got {days!r}")
     return TrustpilotSource(
         client=HttpClient("trustpilot", settings.base_url(DEFAULT_BASE_URL), headers={"apikey": settings.password},
-                          policy=settings.retry),
+                          policy=settings.retry, connection=CONN_ID),
         business_unit_id=unit,
         history_start=settings.history_start,
         streams=(reviews_stream(lookback),),

@@ -5,6 +5,15 @@ Protocol (docs/api-protocols.md §4): `GET /forms/{form_id}/responses`, newest f
 has `page_count <= 1` or no items. Typeform may publish a response up to ~30 minutes late,
 hence the lookback.
 
+Paging is checked as it goes: a page that ends on the token it was asked to page before (the
+same page served again) or that comes back empty while the previous one said more pages follow
+(the `before` response deleted meanwhile, which the API answers with nothing) fails the run
+rather than loop forever or stop short of the window's start and advance the cursor over
+responses never read. A rerun reads the window afresh.
+
+Form ids go into the URL path quoted as one segment (`ingest.http.path_segment`): a form id
+holding `/`, `?` or `%` cannot reach another endpoint.
+
 Connection `cxloop_typeform`: host = base URL, password = personal token, extra =
 `{"form_ids": [...], "metrics": {"nps": ref, "csat": ref, "ces": ref}, "start_date": ...}`.
 Each landed response gains `_form_id` and `_metrics`, the answers mapped to CX metrics, so the
@@ -18,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.connections import source_connection
-from ingest.http import HttpClient
+from ingest.connections import path_id, source_connection
+from ingest.http import HttpClient, path_segment, redact_url
 from ingest.streams import Record, Source, Stream, Window
 
 CONN_ID = "cxloop_typeform"
@@ -69,17 +78,31 @@ class TypeformSource(Source):
         }
         if window.start is not None:
             params["since"] = _typeform_time(window.start)
+        path = f"forms/{path_segment(form_id)}/responses"
+        where = redact_url(self.client.url(path))
+        more_promised = False
         while True:
-            body = self.client.get_json(f"forms/{form_id}/responses", params=params, stream="responses")
+            body = self.client.get_json(path, params=params, stream="responses")
             items = body.get("items") or []
+            if not items and more_promised:
+                raise ValueError(f"typeform.responses: form {form_id!r}: the page before response "
+                                 f"{params['before']} is empty, but the page that ended with it said more "
+                                 "followed (was that response deleted meanwhile?); the window is not read to its "
+                                 "start, so nothing lands; run it again "
+                                 f"({where})")
             yield [self._annotate(form_id, item) for item in items]
             if not items or int(body.get("page_count") or 0) <= 1:
                 return
             last = items[-1]
             if not isinstance(last, dict) or not last.get("token"):
-                raise ValueError(f"typeform form {form_id}: page ends with a response without a token; "
-                                 "cannot page further")
+                raise ValueError(f"typeform.responses: form {form_id!r}: page ends with a response without a "
+                                 f"token; cannot page further ({where})")
+            if last["token"] == params.get("before"):
+                raise ValueError(f"typeform.responses: form {form_id!r}: the page before response "
+                                 f"{last['token']} ends with that same response (a page served again?); "
+                                 f"cannot page further ({where})")
             params["before"] = last["token"]
+            more_promised = True
 
     def _annotate(self, form_id: str, item: Any) -> Any:
         if not isinstance(item, dict):
@@ -115,12 +138,16 @@ def _typeform_time(moment: datetime) -> str:
 def from_connection(conn: Any) -> TypeformSource:
     settings = source_connection(conn, CONN_ID, password="the personal access token")
     form_ids = settings.extra.get("form_ids") or []
-    if not form_ids:
-        raise ValueError(f"connection {CONN_ID}: extra.form_ids must list at least one form id")
+    if not isinstance(form_ids, list) or not form_ids:
+        # A lone string is refused too: read as a list it would be one form id per character.
+        raise ValueError(f"connection {CONN_ID}: extra.form_ids must list at least one form id, "
+                         f"e.g. [\"aBc123\"]; got {form_ids!r}")
+    form_ids = [path_id(form_id, CONN_ID, f"extra.form_ids[{i}]") for i, form_id in enumerate(form_ids)]
     return TypeformSource(
         client=HttpClient("typeform", settings.base_url(DEFAULT_BASE_URL),
-                          headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry),
-        form_ids=list(form_ids),
+                          headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry,
+                          connection=CONN_ID),
+        form_ids=form_ids,
         metric_refs=dict(settings.extra.get("metrics") or {}),
         history_start=settings.history_start,
     )

@@ -45,7 +45,9 @@ Choices, and why:
   `satisfaction_rating`.
 
 Connection `cxloop_zendesk`: host = `https://<subdomain>.zendesk.com`, login = the agent's email,
-password = API token, extra = `{"start_date": ..., "retry": {...}}`.
+password = API token, extra = `{"start_date": ..., "retry": {...}}`. The host is checked before
+use: a scheme-less host gets https://, and one with a user, a query, a fragment or a path other
+than `/api/v2` is refused naming the connection, so nothing in it can change the endpoints read.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from ingest.connections import source_connection
+from ingest.connections import base_url, source_connection
 from ingest.http import HttpClient, SourceHTTPError
 from ingest.streams import Record, Source, Stream, Window
 
@@ -167,7 +170,8 @@ class ZendeskSource(Source):
                                       status=401) from None
             if exc.status == 403:
                 raise SourceHTTPError(SOURCE, stream, exc.url, "HTTP 403, access denied: the incremental exports "
-                                      "need an admin's API token", status=403) from None
+                                      f"need an admin's API token; check the login of connection {CONN_ID}",
+                                      status=403) from None
             raise
 
 
@@ -186,9 +190,12 @@ def from_connection(conn: Any) -> ZendeskSource:
         raise ValueError(f"connection {CONN_ID}: host must be the account's URL, https://<subdomain>.zendesk.com")
     if "://" not in host:
         host = f"https://{host}"
-    host = host.removesuffix("/api/v2")
+    host = base_url(host, CONN_ID, example="https://<subdomain>.zendesk.com").removesuffix("/api/v2")
+    if urlsplit(host).path.strip("/"):
+        raise ValueError(f"connection {CONN_ID}: host must be the account's URL, https://<subdomain>.zendesk.com, "
+                         f"with no path but /api/v2; got {host!r}")
     return ZendeskSource(
         client=HttpClient(SOURCE, f"{host}/api/v2", auth=(f"{settings.login}/token", settings.password),
-                          policy=settings.retry),
+                          policy=settings.retry, connection=CONN_ID),
         history_start=settings.history_start,
     )

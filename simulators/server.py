@@ -37,7 +37,7 @@ class Api(Protocol):
     def spoil_record(self, body: Any) -> None: ...
 
 
-FaultKind = Literal["status", "reset", "slow", "malformed_page", "malformed_record"]
+FaultKind = Literal["status", "reset", "slow", "malformed_page", "malformed_record", "reply", "edit", "hold"]
 
 
 @dataclass
@@ -47,6 +47,10 @@ class Fault:
     status: answer `status` (429 carries `retry_after` as `Retry-After`); reset: drop the TCP
     connection with no answer; slow: wait `delay` seconds first; malformed_page: a body that is
     not JSON; malformed_record: a normal page with one record spoiled by the API.
+    Scripted by the test: reply: answer `reply` as it is (its own `Date` header replaces the
+    server's); edit: answer what `edit` makes of the API's reply; hold: wait until the test sets
+    `release` (at most `delay` seconds when it is above 0), then answer normally. `reached` is
+    set once a request has taken the fault.
     """
 
     kind: FaultKind
@@ -54,6 +58,10 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     path_contains: str = ""
+    reply: Reply | None = None
+    edit: Callable[[Reply], Reply] | None = None
+    release: threading.Event | None = None
+    reached: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -147,6 +155,8 @@ def _handler_for(sim: Simulator) -> Callable[..., BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             fault = sim._next_fault(parts.path)
+            if fault:
+                fault.reached.set()
             if fault and fault.kind == "reset":
                 sim._record(Seen(method, parts.path, query, 0, body))
                 # SO_LINGER 0 makes close() send RST: the client sees "connection reset by peer".
@@ -156,24 +166,36 @@ def _handler_for(sim: Simulator) -> Callable[..., BaseHTTPRequestHandler]:
                 return
             if fault and fault.kind == "slow":
                 time.sleep(fault.delay)
+            if fault and fault.kind == "hold" and fault.release is not None:
+                fault.release.wait(fault.delay or None)
             if fault and fault.kind == "status":
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                 reply = Reply(fault.status, {"error": f"simulated {fault.status}"}, headers)
+            elif fault and fault.kind == "reply" and fault.reply is not None:
+                reply = fault.reply
             else:
                 reply = sim.api.handle(method, parts.path, query, dict(self.headers.items()), body)
                 if fault and fault.kind == "malformed_record" and reply.status == 200:
                     sim.api.spoil_record(reply.body)
+                if fault and fault.kind == "edit" and fault.edit is not None:
+                    reply = fault.edit(reply)
             payload = json.dumps(reply.body, ensure_ascii=False).encode()
             if fault and fault.kind == "malformed_page":
                 payload = payload[: max(1, len(payload) // 2)]
             sim._record(Seen(method, parts.path, query, reply.status, body))
-            self.send_response(reply.status)
+            self.send_response_only(reply.status)
+            self.send_header("Server", self.version_string())
+            if not any(name.lower() == "date" for name in reply.headers):
+                self.send_header("Date", self.date_time_string())
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the client gave up waiting (a held or slow reply): nobody to answer
+                self.close_connection = True
 
     return Handler
 

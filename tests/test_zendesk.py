@@ -281,9 +281,9 @@ def test_a_wrong_api_token_fails_naming_zendesk_and_never_showing_the_token(db, 
     assert "API token" in message and zendesk.CONN_ID in message
     assert wrong not in message and wrong not in caplog.text
     assert [r.status for r in server.requests] == [401]
-    # The run's transaction rolled back: no raw table, no rows, no cursor.
-    assert db.execute("select to_regclass('raw.zendesk_tickets'), to_regclass('raw._state')").fetchone() == (
-        None, None)
+    # The run's transaction rolled back: no rows, no cursor, no batch (the tables are the migrations').
+    assert db.execute("select (select count(*) from raw.zendesk_tickets), (select count(*) from raw._state), "
+                      "(select count(*) from audit.load_batches)").fetchone() == (0, 0, 0)
 
 
 def test_a_change_held_back_as_the_most_recent_minute_is_caught_by_the_next_run(db, monkeypatch):
