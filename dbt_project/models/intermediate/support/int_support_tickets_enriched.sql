@@ -30,15 +30,19 @@ customers as (
 ),
 
 {% if is_incremental() %}
+-- From the relations, not the CTEs above: a CTE read twice is materialised whole (every ticket,
+-- every night), and the filter below could no longer reach the tables' indexes.
 changed as (
-    select ticket_id from tickets where {{ changed_since_last_build() }}
+    select ticket_id from {{ ref('stg_zendesk__tickets') }} where {{ changed_since_last_build() }}
     union
-    select ticket_id from metrics where {{ changed_since_last_build() }}
+    select ticket_id from {{ ref('stg_zendesk__ticket_metrics') }} where {{ changed_since_last_build() }}
     union
-    select tickets.ticket_id
-    from tickets
-    inner join customers on customers.source_id = tickets.requester_id::text
-    where customers.resolved_at > {{ last_build_started_at() }}
+    select requested.ticket_id
+    from {{ ref('int_customers_resolved') }} as resolved
+    inner join {{ ref('stg_zendesk__tickets') }} as requested
+        -- The id cast on the few re-matched records, so the tickets' requester index serves.
+        on requested.requester_id = case when resolved.source_id ~ '^\d{1,18}$' then resolved.source_id::bigint end
+    where resolved.source = 'zendesk' and resolved.resolved_at > {{ last_build_started_at() }}
 ),
 {% endif %}
 
