@@ -25,6 +25,7 @@ from expectations.definitions import MART_SUITES, MIN_ROWS, mart_table
 from expectations.projections import batch_query
 from expectations.validation import Failure, Validation, load_suite
 from ingest import warehouse
+from ingest.catalogue import raw_table
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def validate_batch(batch_id: str, *, release: bool = False) -> Validation:
     if row is None:
         raise LookupError(f"no landed batch {batch_id} in audit.load_batches")
     source, stream, previous = row
-    name = f"{source}_{stream}"
+    name = raw_table(source, stream)
     validation = run_suite(name, batch_id, wh)
     outcome = validation.outcome
     if release and outcome != "quarantined":

@@ -17,6 +17,16 @@ SOURCE_STREAMS: dict[str, tuple[str, ...]] = {
 SOURCES: tuple[str, ...] = tuple(SOURCE_STREAMS)
 
 
+def raw_table(source: str, stream: str) -> str:
+    """The table in schema `raw` that a stream lands in."""
+    return f"{source}_{stream}"
+
+
+def raw_tables() -> list[str]:
+    """Every catalogued stream's raw table."""
+    return [raw_table(source, stream) for source, streams in SOURCE_STREAMS.items() for stream in streams]
+
+
 def pool(source: str) -> str:
     """The Airflow pool that caps the source's concurrent API calls (dags/pools.json)."""
     return f"cxloop_{source}"

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ingest.catalogue import SOURCE_STREAMS
+from ingest import catalogue
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The two-key form keeps this lock apart from the runner's one-key per-stream locks.
@@ -79,10 +79,6 @@ def migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def catalogue_tables() -> list[str]:
-    return [f"{source}_{stream}" for source, streams in SOURCE_STREAMS.items() for stream in streams]
-
-
 def _applied(conn: psycopg.Connection) -> dict[int, str] | None:
     if conn.execute("select to_regclass('audit.schema_migrations') is null").fetchone()[0]:
         return None
@@ -122,7 +118,7 @@ def migrate(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR,
                 conn.execute("insert into audit.schema_migrations (version, name, checksum) values (%s, %s, %s)",
                              (migration.version, migration.name, migration.checksum))
                 done.append(migration.name)
-        for table in catalogue_tables() if raw_tables is None else raw_tables:
+        for table in catalogue.raw_tables() if raw_tables is None else raw_tables:
             _create_raw_table(conn, table)
     return done
 
@@ -131,7 +127,7 @@ def ensure_current(conn: psycopg.Connection) -> None:
     """Migrate the warehouse if it is behind this checkout; cheap when it is not."""
     applied = _applied(conn)
     behind = (applied is None or set(applied) != {m.version for m in migrations()}
-              or _missing_raw_tables(conn, catalogue_tables()) > 0)
+              or _missing_raw_tables(conn, catalogue.raw_tables()) > 0)
     if not conn.autocommit:
         conn.commit()  # the checks above must not leave a transaction open for the caller
     if behind:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ingest.catalogue import raw_table
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -34,7 +36,7 @@ class Stream:
 
     @property
     def table(self) -> str:
-        return f"{self.source}_{self.name}"
+        return raw_table(self.source, self.name)
 
 
 @dataclass(frozen=True)

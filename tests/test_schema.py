@@ -7,7 +7,7 @@ import threading
 import psycopg
 import pytest
 
-from ingest import schema, warehouse
+from ingest import catalogue, schema, warehouse
 
 
 def raw_connect(wh: warehouse.Warehouse) -> psycopg.Connection:
@@ -32,7 +32,7 @@ def test_a_first_connection_applies_every_migration_in_order_and_records_it(empt
     assert {"raw._state", "raw._rejected", "raw._files_loaded", "audit.load_batches", "audit.pipeline_failures",
             "audit.validation_runs", "audit.validation_failures"} <= tables
     # Every stream of the catalogue has its raw table before its source is ever configured.
-    assert {f"raw.{table}" for table in schema.catalogue_tables()} <= tables
+    assert {f"raw.{table}" for table in catalogue.raw_tables()} <= tables
 
 
 def test_a_migrated_warehouse_applies_nothing_again(empty_database):
