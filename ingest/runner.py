@@ -11,6 +11,7 @@ from typing import Any
 
 from ingest import catalogue, loader, masking, schema, state, warehouse
 from ingest.connections import get_connection
+from ingest.read_ahead import read_ahead
 from ingest.streams import BatchResult, Source, Stream, Window, as_source
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def run_stream(source: Source, stream: Stream, interval: Window, *, backfill: bo
             log.info("%s.%s: reading %s .. %s (watermark %s, batch %s)", stream.source, stream.name,
                      window.start or "beginning", window.end, watermark, batch_id)
             source.before_read(conn, stream)
-            result = loader.land(conn, stream, batch_id, window, _masked_errors(source.read(stream, window)))
+            pages = read_ahead(source.read(stream, window), name=f"read-ahead {stream.table}")
+            result = loader.land(conn, stream, batch_id, window, _masked_errors(pages))
             # Sources with bookkeeping of their own (e.g. the file ledger) commit it with the batch.
             source.on_landed(conn, result)
             if may_advance:
