@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     unique_key='touchpoint_id',
+    meta={'tested_rows_since': 'loaded_at'},
     on_schema_change='append_new_columns',
     indexes=[
         {'columns': ['customer_id']},

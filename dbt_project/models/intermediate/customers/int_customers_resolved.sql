@@ -31,6 +31,7 @@
     customers moved. -#}
 {{ config(
     unique_key=['source', 'source_id'],
+    meta={'tested_rows_since': 'resolved_at'},
     indexes=[
         {'columns': ['source', 'source_id'], 'unique': true},
         {'columns': ['customer_id']},
