@@ -29,9 +29,13 @@
     changed override line names, and every group that one of them belongs to, belonged to, or
     shares a key with (old or new). `previous_customer_id` and `resolved_at` tell the marts which
     customers moved. -#}
+{#- work_mem: the plan holds some 70 hash aggregates and joins at once (label propagation
+    inlines every round), each allowed work_mem x hash_mem_multiplier: 610 MB in one backend at
+    100k customers with the default 4 MB. At 1 MB they spill sooner: 209 MB, 27 s instead of 25. -#}
 {{ config(
     unique_key=['source', 'source_id'],
     meta={'tested_rows_since': 'resolved_at'},
+    pre_hook="set local work_mem = '1MB'",
     indexes=[
         {'columns': ['source', 'source_id'], 'unique': true},
         {'columns': ['customer_id']},
