@@ -11,10 +11,16 @@ credentials to check.
 Ids from a connection or a record go into a URL path through `path_segment`: percent-encoded
 whole, so that a `/`, `?`, `#` or `%` in one stays inside its segment and cannot change the path.
 
-Credentials travel only in headers, and never in an error: URLs are stripped of query values
-that look like secrets, the header values are registered with `ingest.masking`, and an error
-that requests raises while sending is re-raised as a `SourceHTTPError` without its message or
-its chain, because requests words some of them with the offending header's value.
+Bodies go out as JSON, or form-encoded (`post_form`) for the OAuth token endpoints that read
+only forms; either way the answer is JSON and the policy above applies alike.
+
+Credentials travel only in headers or in a sign-in form, and never in an error: URLs are
+stripped of query values that look like secrets, the header values are registered with
+`ingest.masking` (a form's secret fields are registered by its connector, which knows which
+they are: masking every value would mask the `password` of `grant_type=password` everywhere),
+no request body is quoted, and an error that requests raises while sending is re-raised as a
+`SourceHTTPError` without its message or its chain, because requests words some of them with
+the offending header's value.
 """
 
 from __future__ import annotations
@@ -225,8 +231,17 @@ class HttpClient:
     def post_json(self, path_or_url: str, body: Any, *, stream: str | None = None) -> Any:
         return self.request_json("POST", path_or_url, json_body=body, stream=stream)
 
+    def post_form(self, path_or_url: str, form: Mapping[str, str], *, stream: str | None = None) -> Any:
+        """POST `form` as `application/x-www-form-urlencoded`; the answer is read as JSON."""
+        return self.request_json("POST", path_or_url, form_body=form, stream=stream)
+
     def request_json(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
-                     json_body: Any = None, stream: str | None = None) -> Any:
+                     json_body: Any = None, form_body: Mapping[str, str] | None = None,
+                     stream: str | None = None) -> Any:
+        if json_body is not None and form_body is not None:
+            raise ValueError("a request has one body: give json_body or form_body, not both")
+        # requests' own keyword for each kind of body; it sets the Content-Type to match.
+        body = {"data": form_body} if form_body is not None else {"json": json_body}
         url = self.url(path_or_url)
         # What messages show: the URL with its query, which says which page failed (redacted when shown).
         shown = _with_query(url, params)
@@ -255,14 +270,14 @@ class HttpClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, url, params, json_body, stream)
+            return retrying(self._attempt, method, url, params, body, stream)
         except _Retryable as exc:
             detail = exc.detail
         raise SourceHTTPError(self.source, stream, shown, f"gave up after {policy.max_attempts} attempts: {detail}")
 
-    def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
+    def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any],
                  stream: str | None) -> Any:
-        response = self._send(method, url, params, json_body, stream)
+        response = self._send(method, url, params, body, stream)
         status = response.status_code
         if status == 429:
             raise _Retryable("rate limited (429)", wait=_retry_after_seconds(response))
@@ -284,10 +299,10 @@ class HttpClient:
         what = "credentials were refused" if status == 401 else "credentials lack access to this resource"
         return f"; the {what}: check connection {self.connection}"
 
-    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, body: Mapping[str, Any],
               stream: str | None) -> requests.Response:
         try:
-            return self._session.request(method, url, params=params, json=json_body, timeout=self.policy.timeout)
+            return self._session.request(method, url, params=params, timeout=self.policy.timeout, **body)
         except Exception as exc:  # every error, not only requests': a non-latin-1 header raises UnicodeError
             failure = _unsent(exc)
         # Raised outside the `except` block, so the new error has no context: the original's

@@ -7,11 +7,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulators import files
+from simulators import files, trustpilot
 from simulators.company import FORMS, Company
 from simulators.hubspot import HubSpotApi
 from simulators.server import Simulator
-from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
 from simulators.typeform import TypeformApi
 from simulators.zendesk import ZendeskApi
 
@@ -60,8 +59,11 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
     serve("hubspot", HubSpotApi(company, token="hs-demo-token"), password="hs-demo-token")
     serve("zendesk", ZendeskApi(company, email="agent@cxloop.example", token="zd-demo-token"),
           login="agent@cxloop.example", password="zd-demo-token")
-    serve("trustpilot", TrustpilotApi(company, api_key="tp-demo-key", business_unit_id=DEFAULT_BUSINESS_UNIT_ID),
-          password="tp-demo-key", extra={"business_unit_id": DEFAULT_BUSINESS_UNIT_ID})
+    # The password grant's four credentials: API key and secret, and the business user's sign-in.
+    serve("trustpilot", trustpilot.TrustpilotApi(company), password=trustpilot.DEFAULT_API_KEY,
+          login=trustpilot.DEFAULT_USERNAME,
+          extra={"business_unit_id": trustpilot.DEFAULT_BUSINESS_UNIT_ID, "api_secret": trustpilot.DEFAULT_API_SECRET,
+                 "business_user_password": trustpilot.DEFAULT_PASSWORD})
     serve("typeform", TypeformApi(company, token="tf-demo-token"), password="tf-demo-token",
           extra={"form_ids": list(FORMS), "metrics": {"nps": "nps", "csat": "csat", "ces": "ces"}})
     if drop_folder is not None:

@@ -1,10 +1,33 @@
 """Trustpilot Business Units API simulator: the private review list (docs/api-protocols.md §3).
 
-`GET /v1/private/business-units/{businessUnitId}/reviews` with the `apikey` header (401 otherwise;
-an unknown business unit is 404). Parameters as documented: `page` from 1 (a page past the end
-answers an empty `reviews` array), `perPage` 1-100 (default 20; 400 outside), `orderBy`
-`createdat.asc|createdat.desc|stars.asc|stars.desc` (default `createdat.desc`), `stars` and
-`language` (repeated or comma-separated), and `startDateTime`/`endDateTime` on `createdAt`.
+`GET /v1/private/business-units/{businessUnitId}/reviews` with a business-user OAuth token in
+`Authorization: Bearer` (401 without a valid, unexpired one; an unknown business unit is 404).
+Parameters as documented: `page` from 1 (a page past the end answers an empty `reviews` array),
+`perPage` 1-100 (default 20; 400 outside), `orderBy` `createdat.asc|createdat.desc|stars.asc|
+stars.desc` (default `createdat.desc`), `stars` and `language` (repeated or comma-separated), and
+`startDateTime`/`endDateTime` on `createdAt`.
+
+Auth, as the vendor's authentication pages document it:
+- The token endpoint `POST /v1/oauth/oauth-business-users-for-applications/accesstoken` takes
+  `Authorization: Basic base64(API key:API secret)` and a form body (415 for another content
+  type): `grant_type=password&username=<business user email>&password=...`, or
+  `grant_type=refresh_token&refresh_token=...`, which `.../refresh` also takes. The answer
+  holds `access_token`, `refresh_token` and `expires_in`, a string of seconds as in the vendor's
+  example; `issued_at` (epoch milliseconds) and `refresh_token_expires_in` are the token
+  gateway's usual extras, unconfirmed. The access token lives `token_lifetime` seconds (100 hours
+  by default, as documented; tests shorten it), the refresh token 30 days.
+- A refused grant answers as RFC 6749 §5.2 words it, which the vendor's FAQ points to ("OAuth
+  error messages are not very elaborate"): 401 `{"error": "invalid_client"}` for a wrong API key
+  or secret, 400 `{"error": "invalid_grant"}` for a wrong username or password or an unknown,
+  used or expired refresh token. A refresh token is used once: the answer carries its successor.
+- The private endpoint without a valid token answers 401 with the token gateway's fault body
+  (`{"fault": {"faultstring": "Invalid access token", ...}}`, as users of the live API report it;
+  "Access Token expired" for an expired one). It does not require the `apikey` header there.
+- Public endpoints take the `apikey` header (401 "Invalid ApiKey" otherwise); the one served is
+  `GET /v1/business-units/find?name=<domain>`, which finds the business unit id. Its body beyond
+  `id` is unconfirmed.
+- The client-credentials and authorization-code grants, revocation, and the 429 the vendor says
+  follows refreshing "too often" are not simulated.
 
 Where the documentation is silent, this simulator decides, and a client must not lean on more:
 - `startDateTime` is inclusive and `endDateTime` exclusive; a value without a time means
@@ -30,8 +53,11 @@ binary searches and a page regenerates only its own reviews. Only reviews edited
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
+import secrets
 import threading
 import time
 from collections import deque
@@ -39,7 +65,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import numpy as np
 
@@ -47,12 +73,22 @@ from simulators.company import VERBATIMS, Company, Person, iso
 from simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_API_KEY = "tp-demo-key"
+DEFAULT_API_SECRET = "tp-demo-secret"
+DEFAULT_USERNAME = "reviews@cxloop.example"
+DEFAULT_PASSWORD = "tp-demo-password"
 DEFAULT_BUSINESS_UNIT_ID = "5f1a2b3c4d5e6f7a8b9c0d1e"
 IDENTIFYING_NAME = "cxloop.example"
 DISPLAY_NAME = "cxloop"
 PUBLIC_BASE = "https://api.trustpilot.com/v1"
 
 _PATH = re.compile(r"^/v1/private/business-units/(?P<unit>[^/]+)/reviews$")
+_OAUTH = "/v1/oauth/oauth-business-users-for-applications"
+TOKEN_PATH = f"{_OAUTH}/accesstoken"
+REFRESH_PATH = f"{_OAUTH}/refresh"
+FIND_PATH = "/v1/business-units/find"
+# The documented example's expires_in: a whisker under 100 hours.
+TOKEN_LIFETIME = 359_999.0
+REFRESH_LIFETIME = 30 * 86400.0
 _ORDERS = ("createdat.asc", "createdat.desc", "stars.asc", "stars.desc")
 
 # Review sites skew J-shaped: mostly five stars, a one-star bump, few in between.
@@ -105,6 +141,31 @@ def _multi(query: Query, name: str) -> list[str]:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, {"message": message}, headers or {})
+
+
+def _oauth_error(status: int, error: str) -> Reply:
+    return Reply(status, {"error": error})
+
+
+def _fault(faultstring: str, errorcode: str) -> Reply:
+    return Reply(401, {"fault": {"faultstring": faultstring, "detail": {"errorcode": errorcode}}})
+
+
+def _seconds(value: float) -> str:
+    """Seconds as the vendor writes them, "359999"; a fraction only when a test asks for one."""
+    return format(value, "f").rstrip("0").rstrip(".")
+
+
+def _basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """(API key, API secret) from a `Basic` header, or None when it is not one."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        key, colon, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (key, secret) if colon else None
 
 
 def generate_reviews(company: Company, business_unit_id: str = DEFAULT_BUSINESS_UNIT_ID) -> list[dict]:
@@ -235,11 +296,25 @@ class TrustpilotApi:
     name = "trustpilot"
 
     def __init__(self, company: Company, api_key: str = DEFAULT_API_KEY,
-                 business_unit_id: str = DEFAULT_BUSINESS_UNIT_ID, *, rate_limit: RateLimit | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 business_unit_id: str = DEFAULT_BUSINESS_UNIT_ID, *, api_secret: str = DEFAULT_API_SECRET,
+                 username: str = DEFAULT_USERNAME, password: str = DEFAULT_PASSWORD,
+                 token_lifetime: float = TOKEN_LIFETIME, refresh_lifetime: float = REFRESH_LIFETIME,
+                 rate_limit: RateLimit | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.company = company
         self.api_key = api_key
+        self.api_secret = api_secret
+        self.username = username
+        self.password = password
+        # Seconds; tests set it short so that a run outlives its first token.
+        self.token_lifetime = token_lifetime
+        self.refresh_lifetime = refresh_lifetime
         self.business_unit_id = business_unit_id
+        self._clock = clock
+        # Live tokens -> when they expire, on `clock`. Every token ever issued stays in
+        # `issued_tokens`, so a test can look for any of them in logs and errors.
+        self._access_tokens: dict[str, float] = {}
+        self._refresh_tokens: dict[str, float] = {}
+        self.issued_tokens: list[str] = []
         self.as_of = company.end
         self._unit = {"id": business_unit_id, "identifyingName": IDENTIFYING_NAME, "displayName": DISPLAY_NAME,
                       "links": [{"href": f"{PUBLIC_BASE}/business-units/{business_unit_id}", "method": "GET",
@@ -303,15 +378,20 @@ class TrustpilotApi:
 
     def handle(self, method: str, path: str, query: Query, headers: dict[str, str], body: bytes) -> Reply:
         lowered = {k.lower(): v for k, v in headers.items()}
-        if lowered.get("apikey") != self.api_key:
-            return _error(401, "Invalid ApiKey")
+        if path in (TOKEN_PATH, REFRESH_PATH):
+            return self._token(method, path, lowered, body)
+        match = _PATH.match(path)
+        refused = self._refuse_bearer(lowered) if match else self._refuse_apikey(lowered)
+        if refused is not None:
+            return refused
         if self._limiter is not None:
             with self._lock:
                 wait = self._limiter.wait()
             if wait > 0:
                 # Rounded up so that a client waiting exactly this long finds the window open.
                 return _error(429, "Too many requests", {"Retry-After": f"{math.ceil(wait * 1000) / 1000:g}"})
-        match = _PATH.match(path)
+        if method == "GET" and path == FIND_PATH:
+            return self._find(query)
         if method != "GET" or not match:
             return _error(404, f"{method} {path} is not a Business Units API endpoint")
         if match["unit"] != self.business_unit_id:
@@ -352,6 +432,65 @@ class TrustpilotApi:
         if page > 1:
             links.append(self._link(host, path, page - 1, per_page, "prev-page"))
         return Reply(200, {"reviews": reviews, "links": links})
+
+    def _refuse_apikey(self, headers: dict[str, str]) -> Reply | None:
+        return None if headers.get("apikey") == self.api_key else _error(401, "Invalid ApiKey")
+
+    def _refuse_bearer(self, headers: dict[str, str]) -> Reply | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        with self._lock:
+            expires = self._access_tokens.get(token) if scheme.lower() == "bearer" else None
+            now = self._clock()
+        if expires is None:
+            return _fault("Invalid access token", "oauth.v2.InvalidAccessToken")
+        if now >= expires:
+            return _fault("Access Token expired", "keymanagement.service.access_token_expired")
+        return None
+
+    def _token(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """The token endpoint: a password grant, or a refresh grant that rotates the refresh token."""
+        if method != "POST":
+            return _error(405, f"{method} {path}: the token endpoint takes POST")
+        if headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            return _error(415, "Unsupported Media Type: send the grant as application/x-www-form-urlencoded")
+        if _basic_credentials(headers.get("authorization", "")) != (self.api_key, self.api_secret):
+            return _oauth_error(401, "invalid_client")
+        try:
+            form = {name: values[0] for name, values in parse_qs(body.decode(), strict_parsing=True).items()}
+        except (UnicodeDecodeError, ValueError):
+            return _oauth_error(400, "invalid_request")
+        grant = form.get("grant_type")
+        with self._lock:
+            now = self._clock()
+            if grant == "password" and path == TOKEN_PATH:
+                if (form.get("username"), form.get("password")) != (self.username, self.password):
+                    return _oauth_error(400, "invalid_grant")
+            elif grant == "refresh_token":
+                expires = self._refresh_tokens.pop(form.get("refresh_token", ""), None)
+                if expires is None or now >= expires:
+                    return _oauth_error(400, "invalid_grant")
+            elif grant is None:
+                return _oauth_error(400, "invalid_request")
+            else:
+                return _oauth_error(400, "unsupported_grant_type")
+            access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            self._access_tokens[access] = now + self.token_lifetime
+            self._refresh_tokens[refresh] = now + self.refresh_lifetime
+            self.issued_tokens += [access, refresh]
+        return Reply(200, {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": _seconds(self.token_lifetime),
+            "refresh_token_expires_in": _seconds(self.refresh_lifetime),
+            "issued_at": str(int(time.time() * 1000)),
+        })
+
+    def _find(self, query: Query) -> Reply:
+        name = first(query, "name")
+        if name != IDENTIFYING_NAME:
+            return _error(404, f"Business unit {name} not found")
+        return Reply(200, {"id": self.business_unit_id, "displayName": DISPLAY_NAME,
+                           "name": {"identifying": IDENTIFYING_NAME, "referring": [IDENTIFYING_NAME]}})
 
     def _selected(self, window: range, stars: set[int], languages: set[str], order: str) -> list[dict]:
         """Every review of the window that passes the stars and language filters, in `order`.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qs
+
 import pytest
 
 from ingest.http import HttpClient, RetryPolicy, SourceHTTPError
 from simulators.company import NPS_FORM, Company
-from simulators.server import Fault, Simulator
+from simulators.server import Fault, Query, Reply, Simulator
 from simulators.typeform import TypeformApi
 
 TOKEN = "secret-token-123456"
@@ -134,3 +137,85 @@ def test_retry_settings_come_from_the_connection_extra():
                                                                                        timeout=(1, 2))
     with pytest.raises(ValueError, match="unknown retry settings"):
         RetryPolicy.from_extra({"retries": 2})
+
+
+# -- form bodies ----------------------------------------------------------------------------
+
+SECRET = "form-client-secret-9f3b"
+GRANT = {"grant_type": "password", "username": "reviews@cxloop.example", "password": "form-user-password-27c1"}
+
+
+class _FormEcho:
+    """An endpoint that reads only forms, as OAuth token endpoints do, and says what it was sent."""
+
+    name = "form-echo"
+
+    def handle(self, method: str, path: str, query: Query, headers: dict[str, str], body: bytes) -> Reply:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if lowered.get("content-type") != "application/x-www-form-urlencoded":
+            return Reply(415, {"error": "send a form"})
+        form = {name: values[0] for name, values in parse_qs(body.decode(), strict_parsing=True).items()}
+        if form.get("grant_type") == "refused":
+            # A careless server quoting the credentials back in its error.
+            return Reply(400, {"error": "invalid_grant", "authorization": lowered.get("authorization")})
+        return Reply(200, {"method": method, "form": form, "authorization": lowered.get("authorization")})
+
+    def spoil_record(self, body: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def form_sim():
+    with Simulator(_FormEcho()) as server:
+        yield server
+
+
+def form_client(server: Simulator, sleeps: list[float], **policy) -> HttpClient:
+    return HttpClient("trustpilot", server.base_url, auth=("form-client-id", SECRET), connection="cxloop_trustpilot",
+                      policy=RetryPolicy(**{"jitter": 0.0, **policy}), sleep=sleeps.append)
+
+
+def test_a_form_post_sends_the_fields_form_encoded_with_the_clients_auth_and_reads_json(form_sim):
+    form_sim.requests.clear()
+    body = form_client(form_sim, []).post_form("oauth/token", GRANT)
+    assert body["method"] == "POST" and body["form"] == GRANT
+    assert body["authorization"].startswith("Basic ")
+    assert [(seen.method, seen.path) for seen in form_sim.requests] == [("POST", "/oauth/token")]
+
+
+def test_a_form_post_is_retried_as_a_json_one_is_sending_the_same_form_each_time(form_sim):
+    form_sim.requests.clear()
+    sleeps: list[float] = []
+    form_sim.inject(Fault("status", status=503))
+    form_sim.inject(Fault("status", status=429, retry_after=3))
+    form_sim.inject(Fault("malformed_page"))
+    assert form_client(form_sim, sleeps, backoff_initial=0.5).post_form("oauth/token", GRANT)["form"] == GRANT
+    assert sleeps == [0.5, 3.0, 2.0]
+    assert [seen.status for seen in form_sim.requests] == [503, 429, 200, 200]
+    assert {seen.body for seen in form_sim.requests} == {form_sim.requests[-1].body}
+
+
+def test_a_refused_form_post_fails_at_once_with_its_status_naming_the_connection_and_no_credential(form_sim):
+    form_sim.requests.clear()
+    sleeps: list[float] = []
+    with pytest.raises(SourceHTTPError, match="^trustpilot.reviews: HTTP 400: ") as refused:
+        form_client(form_sim, sleeps).post_form("oauth/token", {**GRANT, "grant_type": "refused"}, stream="reviews")
+    assert refused.value.status == 400
+    assert sleeps == [] and len(form_sim.requests) == 1
+    message = str(refused.value)
+    assert "Basic ***" in message  # the quoted header is masked, as the client registered it
+    assert SECRET not in message and GRANT["password"] not in message  # nor is the form quoted
+
+
+def test_a_form_post_gives_up_after_its_attempts_naming_source_stream_and_url(form_sim):
+    form_sim.requests.clear()
+    form_sim.inject(Fault("status", status=502), times=2)
+    with pytest.raises(SourceHTTPError, match=r"^trustpilot.reviews: gave up after 2 attempts: server error 502 "
+                                              r"\(http://[^)]*/oauth/token\)$") as failed:
+        form_client(form_sim, [], max_attempts=2).post_form("oauth/token", GRANT, stream="reviews")
+    assert failed.value.status is None
+
+
+def test_a_request_has_one_body_json_or_form():
+    with pytest.raises(ValueError, match="not both"):
+        HttpClient("typeform", "http://127.0.0.1:9").request_json("POST", "x", json_body={}, form_body={"a": "b"})

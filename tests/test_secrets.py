@@ -23,7 +23,11 @@ TOKEN = "tf-leak-check-4c1f9e7a2b"
 COMPANY = Company(customers=20, end=datetime(2026, 3, 10, tzinfo=UTC), days=10)
 WINDOW = Window(COMPANY.end - timedelta(days=1), COMPANY.end)
 # What each connector needs besides its token to get as far as reading it.
-EXTRAS = {hubspot: {}, typeform: {"form_ids": list(FORMS)}, trustpilot: {"business_unit_id": "bu-1"}}
+EXTRAS = {hubspot: {}, typeform: {"form_ids": list(FORMS)},
+          trustpilot: {"business_unit_id": "bu-1", "api_secret": "tp-leak-check-secret",
+                       "business_user_password": "tp-leak-check-password"}}
+# Trustpilot's business user signs in with an email, the connection's login.
+LOGINS = {trustpilot: "reviews@cxloop.example"}
 MALFORMED = {
     "a trailing newline": f"{TOKEN}\n",
     "a trailing carriage return and newline": f"{TOKEN}\r\n",
@@ -35,7 +39,8 @@ MALFORMED = {
 
 def set_connection(monkeypatch, module, password: str, host: str = "http://127.0.0.1:9") -> None:
     monkeypatch.setenv(f"AIRFLOW_CONN_{module.CONN_ID.upper()}", json.dumps(
-        {"conn_type": "http", "host": host, "password": password, "extra": EXTRAS[module]}))
+        {"conn_type": "http", "host": host, "login": LOGINS.get(module), "password": password,
+         "extra": EXTRAS[module]}))
 
 
 def assert_no_token(text: str) -> None:

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
+import traceback
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 import requests
 
-from ingest import runner, trustpilot
+from ingest import masking, runner, trustpilot
 from ingest.connections import get_connection
 from ingest.http import SourceHTTPError
 from ingest.streams import Window, parse_timestamp
 from simulators.company import VERBATIMS, Company, iso
-from simulators.server import Fault, Simulator, first
-from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TITLES, RateLimit, TrustpilotApi
+from simulators.server import Fault, Reply, Seen, Simulator, first
+from simulators.trustpilot import (
+    DEFAULT_API_SECRET,
+    DEFAULT_BUSINESS_UNIT_ID,
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    REFRESH_PATH,
+    TITLES,
+    TOKEN_PATH,
+    RateLimit,
+    TrustpilotApi,
+)
 
 COMPANY = Company(customers=150, end=datetime(2026, 3, 10, tzinfo=UTC), days=60)
 ALL = TrustpilotApi(COMPANY).reviews()
@@ -26,18 +39,40 @@ KEY = "tp-demo-key"
 ENV = "AIRFLOW_CONN_CXLOOP_TRUSTPILOT"
 RETRY = {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}
 REVIEWS_PATH = f"/v1/private/business-units/{DEFAULT_BUSINESS_UNIT_ID}/reviews"
+# The password grant's credentials, as the connection holds them.
+SIGN_IN = {"login": DEFAULT_USERNAME, "api_secret": DEFAULT_API_SECRET, "business_user_password": DEFAULT_PASSWORD}
 
 
-def connection(base_url: str, key: str = KEY, **extra) -> str:
-    return json.dumps({"conn_type": "http", "host": base_url, "password": key,
-                       "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, "retry": RETRY, **extra}})
+def connection(base_url: str, key: str = KEY, sign_in: dict | None = None, **extra) -> str:
+    sign_in = {**SIGN_IN, **(sign_in or {})}
+    return json.dumps({"conn_type": "http", "host": base_url, "password": key, "login": sign_in["login"],
+                       "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, "retry": RETRY,
+                                 "api_secret": sign_in["api_secret"],
+                                 "business_user_password": sign_in["business_user_password"], **extra}})
 
 
 @contextmanager
-def serving(api, monkeypatch, key: str = KEY, **extra):
+def serving(api, monkeypatch, key: str = KEY, sign_in: dict | None = None, **extra):
     with Simulator(api) as server:
-        monkeypatch.setenv(ENV, connection(server.base_url, key, **extra))
+        monkeypatch.setenv(ENV, connection(server.base_url, key, sign_in, **extra))
         yield server
+
+
+def answered_after(seconds: float):
+    """A reply delayed after the API has handled the request, as a slow page is."""
+    def edit(reply: Reply) -> Reply:
+        time.sleep(seconds)
+        return reply
+    return edit
+
+
+def review_calls(server: Simulator) -> list[Seen]:
+    return [r for r in server.requests if r.path == REVIEWS_PATH]
+
+
+def grants(server: Simulator) -> list[str]:
+    """The grant_type of every token request, in order."""
+    return [parse_qs(r.body.decode())["grant_type"][0] for r in server.requests if r.path in (TOKEN_PATH, REFRESH_PATH)]
 
 
 @pytest.fixture
@@ -73,8 +108,18 @@ def query_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def get(server: Simulator, key: str | None = KEY, path: str = REVIEWS_PATH, **params) -> requests.Response:
-    return requests.get(server.base_url + path, params=params, headers={"apikey": key} if key else {}, timeout=5)
+def sign_in(server: Simulator, *, secret: str = DEFAULT_API_SECRET, path: str = TOKEN_PATH,
+            **form: str) -> requests.Response:
+    """A token request as the vendor documents it: Basic API key and secret, a form body."""
+    form = form or {"grant_type": "password", "username": DEFAULT_USERNAME, "password": DEFAULT_PASSWORD}
+    return requests.post(server.base_url + path, data=form, auth=(KEY, secret), timeout=5)
+
+
+def get(server: Simulator, token: str | None = None, path: str = REVIEWS_PATH, **params) -> requests.Response:
+    """A private call with `token`, or with a fresh one when none is given."""
+    token = token or sign_in(server).json()["access_token"]
+    return requests.get(server.base_url + path, params=params, headers={"Authorization": f"Bearer {token}"},
+                        timeout=5)
 
 
 def test_first_run_lands_every_review_created_before_the_interval_end_exactly_once(db, sim, small_pages):
@@ -92,7 +137,7 @@ def test_first_run_lands_every_review_created_before_the_interval_end_exactly_on
 
 def test_pages_follow_next_page_links_oldest_first_with_the_window_filters_kept(db, sim, small_pages):
     run(COMPANY.end - DAY, COMPANY.end)
-    queries = [r.query for r in sim.requests]
+    queries = [r.query for r in review_calls(sim)]
     assert [q["page"] for q in queries] == [[str(p)] for p in range(1, math.ceil(len(ALL) / 4) + 1)]
     assert all(q["orderBy"] == ["createdat.asc"] and q["perPage"] == ["4"] for q in queries)
     assert all(q["endDateTime"] == [query_time(COMPANY.end)] for q in queries)
@@ -119,7 +164,7 @@ def test_an_empty_page_ends_the_stream_even_when_a_next_page_link_is_offered(db,
     with serving(EndlessLinks(COMPANY), monkeypatch) as server:
         result = run(COMPANY.end - DAY, COMPANY.end)
     pages = math.ceil(len(ALL) / 4)
-    assert [r.query["page"] for r in server.requests] == [[str(p)] for p in range(1, pages + 2)]
+    assert [r.query["page"] for r in review_calls(server)] == [[str(p)] for p in range(1, pages + 2)]
     assert result.fetched == result.landed == len(ALL)
 
 
@@ -128,7 +173,7 @@ def test_an_incremental_run_rereads_the_edit_lookback_before_the_cursor(db, sim)
     run(day - DAY, day)
     sim.requests.clear()
     second = run(day, COMPANY.end)
-    assert sim.requests[0].query["startDateTime"] == [query_time(day - trustpilot.DEFAULT_EDIT_LOOKBACK)]
+    assert review_calls(sim)[0].query["startDateTime"] == [query_time(day - trustpilot.DEFAULT_EDIT_LOOKBACK)]
     assert (second.inserted, second.updated) == (len(created_before(COMPANY.end) - created_before(day)), 0)
     assert set(landed(db)) == created_before(COMPANY.end)
 
@@ -158,7 +203,7 @@ def test_an_edit_older_than_the_lookback_waits_for_a_backfill_of_its_creation_da
         edited = api.edit(review["id"], at=day + timedelta(hours=1), stars=2)
         server.requests.clear()
         incremental = run(day, COMPANY.end)
-        assert server.requests[0].query["startDateTime"] == [query_time(day - 7 * DAY)]
+        assert review_calls(server)[0].query["startDateTime"] == [query_time(day - 7 * DAY)]
         assert incremental.updated == 0
         assert landed(db)[review["id"]] == review
         created = parse_timestamp(review["createdAt"]).replace(hour=0, minute=0, second=0)
@@ -172,30 +217,30 @@ def test_a_429_waits_out_its_retry_after_before_the_next_call(db, monkeypatch):
     limited = TrustpilotApi(COMPANY, rate_limit=RateLimit(calls=2, per_seconds=0.2))
     with serving(limited, monkeypatch) as server:
         result = run(COMPANY.end - DAY, COMPANY.end)
-        statuses = [r.status for r in server.requests]
+        statuses = [r.status for r in review_calls(server)]
         assert 429 in statuses
         # Retrying sooner than Retry-After (backoff is 0.01 s here) would meet another 429.
         assert all(after == 200 for before, after in zip(statuses, statuses[1:], strict=False) if before == 429)
         assert result.fetched == result.landed == len(ALL)
         server.requests.clear()
-        server.inject(Fault("status", status=429, retry_after=0.3))
+        server.inject(Fault("status", status=429, retry_after=0.3, path_contains=REVIEWS_PATH))
         started = time.monotonic()
         run(COMPANY.end - DAY, COMPANY.end)
         assert time.monotonic() - started >= 0.3
 
 
 def test_5xx_and_connection_resets_are_retried_without_losing_a_review(db, sim, small_pages):
-    sim.inject(Fault("status", status=503))
-    sim.inject(Fault("status", status=502))
-    sim.inject(Fault("reset"))
+    sim.inject(Fault("status", status=503, path_contains=REVIEWS_PATH))
+    sim.inject(Fault("status", status=502, path_contains=REVIEWS_PATH))
+    sim.inject(Fault("reset", path_contains=REVIEWS_PATH))
     result = run(COMPANY.end - DAY, COMPANY.end)
-    assert [r.status for r in sim.requests[:4]] == [503, 502, 0, 200]
+    assert [r.status for r in review_calls(sim)[:4]] == [503, 502, 0, 200]
     assert set(landed(db)) == {r["id"] for r in ALL}
     assert result.rejected == 0
 
 
 def test_a_malformed_record_is_rejected_with_its_reason_and_the_rest_lands(db, sim, small_pages):
-    sim.inject(Fault("malformed_record"))
+    sim.inject(Fault("malformed_record", path_contains=REVIEWS_PATH))
     result = run(COMPANY.end - DAY, COMPANY.end)
     assert result.fetched == len(ALL)
     assert (result.landed, result.rejected) == (len(ALL) - 1, 1)
@@ -218,21 +263,108 @@ def test_a_failed_run_lands_nothing_leaves_the_cursor_and_never_shows_the_api_ke
     day = COMPANY.end - DAY
     run(day - DAY, day)
     rows_before = landed(db)
-    sim.inject(Fault("status", status=500), times=50)
+    sim.inject(Fault("status", status=500, path_contains=REVIEWS_PATH), times=50)
     with pytest.raises(SourceHTTPError, match="gave up after 4 attempts") as failure:
         run(day, COMPANY.end)
-    assert KEY not in str(failure.value) and KEY not in caplog.text
+    for secret in (KEY, DEFAULT_API_SECRET, DEFAULT_PASSWORD, *sim.api.issued_tokens):
+        assert secret not in str(failure.value) and secret not in caplog.text
     assert landed(db) == rows_before
     assert db.execute("select watermark from raw._state").fetchall() == [(day,)]
 
 
-def test_a_wrong_api_key_fails_at_once_and_neither_key_is_shown(db, api, monkeypatch, caplog):
-    wrong = "tp-wrong-secret-9f2c"
-    with serving(api, monkeypatch, key=wrong) as server, pytest.raises(SourceHTTPError, match="HTTP 401") as failure:
+REFUSED_SIGN_INS = {
+    "a wrong API key": ({"key": "tp-wrong-key-4d1a"}, 401),
+    "a wrong API secret": ({"sign_in": {"api_secret": "tp-wrong-secret-9f2c"}}, 401),
+    "a wrong business-user password": ({"sign_in": {"business_user_password": "tp-wrong-password-7e3b"}}, 400),
+}
+
+
+@pytest.mark.parametrize("wrong", list(REFUSED_SIGN_INS))
+def test_a_refused_sign_in_fails_at_once_naming_the_connection_and_its_fields_but_no_secret(
+        db, api, monkeypatch, caplog, wrong):
+    caplog.set_level(logging.DEBUG)
+    settings, status = REFUSED_SIGN_INS[wrong]
+    with serving(api, monkeypatch, **settings) as server, pytest.raises(SourceHTTPError) as failure:
         run(COMPANY.end - DAY, COMPANY.end)
-    assert len(server.requests) == 1  # a client error is not retried
-    for secret in (wrong, KEY):
+    assert str(failure.value) == (
+        f"trustpilot.reviews: connection cxloop_trustpilot: Trustpilot refused the business-user sign-in "
+        f"(password grant, HTTP {status}); check the API key (connection password), extra.api_secret, the business "
+        f"user's email (connection login) and extra.business_user_password. The values are not shown "
+        f"({server.base_url}{TOKEN_PATH})")
+    assert failure.value.status == status
+    assert [(r.path, r.status) for r in server.requests] == [(TOKEN_PATH, status)]  # not retried, no review asked for
+    shown = [str(failure.value), repr(failure.value), "".join(traceback.format_exception(failure.value)), caplog.text]
+    given = [*settings.get("sign_in", {}).values(), settings.get("key", KEY), DEFAULT_API_SECRET, DEFAULT_PASSWORD]
+    for secret in given:
+        assert not [text for text in shown if secret in text]
+    assert landed(db) == {}
+
+
+def test_a_run_signs_in_with_the_password_grant_once_and_sends_the_token_on_every_private_call(db, sim, small_pages):
+    result = run(COMPANY.end - DAY, COMPANY.end)
+    token_call, *pages = sim.requests
+    assert (token_call.method, token_call.path, token_call.status) == ("POST", TOKEN_PATH, 200)
+    assert parse_qs(token_call.body.decode()) == {"grant_type": ["password"], "username": [DEFAULT_USERNAME],
+                                                  "password": [DEFAULT_PASSWORD]}
+    # The simulator answers 401 to a private call without a live token: every page was let through.
+    assert [(r.path, r.status) for r in pages] == [(REVIEWS_PATH, 200)] * math.ceil(len(ALL) / 4)
+    assert result.landed == len(ALL)
+
+
+@pytest.mark.parametrize("expires_in", ["a string, as documented", "a number"])
+def test_a_token_is_refreshed_before_it_expires_mid_run_and_no_page_is_refused(db, monkeypatch, expires_in):
+    monkeypatch.setattr(trustpilot, "PAGE_SIZE", 10)
+    api = TrustpilotApi(COMPANY, token_lifetime=1)
+    with serving(api, monkeypatch) as server:
+        # Six pages answered 0.3 s after the token was checked on arrival outlive a one-second token.
+        server.inject(Fault("edit", edit=answered_after(0.3), path_contains=REVIEWS_PATH), times=10)
+        if expires_in == "a number":
+            as_number = Fault("edit", edit=lambda reply: Reply(reply.status, {
+                **reply.body, "expires_in": float(reply.body["expires_in"])}), path_contains="/v1/oauth/")
+            server.inject(as_number, times=10)
+        result = run(COMPANY.end - DAY, COMPANY.end)
+    assert result.landed == len(ALL)
+    # A refresh rotates the refresh token; one used twice would be refused and force a new password grant.
+    first_grant, *refreshes = grants(server)
+    assert first_grant == "password" and refreshes and set(refreshes) == {"refresh_token"}
+    assert {r.status for r in server.requests} == {200}
+    # Every token the run received is masked from then on.
+    assert [masking.redact(token) for token in api.issued_tokens] == ["***"] * len(api.issued_tokens)
+
+
+def test_a_token_refused_before_its_expiry_is_renewed_once_and_the_page_asked_again(db, sim, small_pages):
+    sim.inject(Fault("status", status=401, path_contains=REVIEWS_PATH))
+    result = run(COMPANY.end - DAY, COMPANY.end)
+    assert grants(sim) == ["password", "refresh_token"]
+    pages = review_calls(sim)
+    assert [(r.query["page"], r.status) for r in pages[:2]] == [(["1"], 401), (["1"], 200)]
+    assert result.landed == len(ALL)
+
+
+def test_a_token_refused_twice_in_a_row_fails_naming_the_connection(db, sim, caplog):
+    caplog.set_level(logging.DEBUG)
+    sim.inject(Fault("status", status=401, path_contains=REVIEWS_PATH), times=2)
+    with pytest.raises(SourceHTTPError, match="HTTP 401.*check connection cxloop_trustpilot") as failure:
+        run(COMPANY.end - DAY, COMPANY.end)
+    assert failure.value.status == 401
+    assert grants(sim) == ["password", "refresh_token"]
+    assert [r.status for r in review_calls(sim)] == [401, 401]
+    for secret in (DEFAULT_API_SECRET, DEFAULT_PASSWORD, *sim.api.issued_tokens):
         assert secret not in str(failure.value) and secret not in caplog.text
+
+
+def test_a_refused_refresh_token_falls_back_to_the_password_grant(db, monkeypatch, small_pages):
+    class RefusingRefresh(TrustpilotApi):
+        def handle(self, method, path, query, headers, body):
+            if path == TOKEN_PATH and parse_qs(body.decode())["grant_type"] == ["refresh_token"]:
+                return Reply(400, {"error": "invalid_grant"})
+            return super().handle(method, path, query, headers, body)
+
+    with serving(RefusingRefresh(COMPANY), monkeypatch) as server:
+        server.inject(Fault("status", status=401, path_contains=REVIEWS_PATH))
+        result = run(COMPANY.end - DAY, COMPANY.end)
+    assert grants(server) == ["password", "refresh_token", "password"]
+    assert result.landed == len(ALL)
 
 
 def test_non_english_reviews_keep_their_text_intact(db, sim):
@@ -256,8 +388,6 @@ def _mood(stars: int) -> str:
 
 
 def test_the_simulator_answers_the_documented_parameters(sim):
-    assert get(sim, key=None).status_code == 401
-    assert get(sim, key="nope").status_code == 401
     assert get(sim, path="/v1/private/business-units/000000000000000000000000/reviews").status_code == 404
     assert [get(sim, perPage=n).status_code for n in (0, 101)] == [400, 400]
     assert get(sim, orderBy="newest").status_code == 400
@@ -293,3 +423,85 @@ def test_a_connection_without_a_business_unit_id_is_a_configuration_error_naming
         trustpilot.from_connection(get_connection(trustpilot.CONN_ID))
     monkeypatch.setenv(ENV, connection("http://127.0.0.1:9", edit_lookback_days=7))
     assert trustpilot.from_connection(get_connection(trustpilot.CONN_ID)).streams[0].lookback == 7 * DAY
+
+
+def test_a_connection_without_the_sign_in_fields_is_a_configuration_error_naming_each_one(monkeypatch):
+    monkeypatch.setenv(ENV, json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9", "password": KEY,
+                                        "extra": {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID}}))
+    with pytest.raises(ValueError) as missing:
+        trustpilot.from_connection(get_connection(trustpilot.CONN_ID))
+    assert str(missing.value) == (
+        "connection cxloop_trustpilot: set the business user's email (connection login), extra.api_secret and "
+        "extra.business_user_password: the private reviews endpoint needs a business user's OAuth token, for which "
+        "Trustpilot takes the API key and secret and that user's email and password")
+    monkeypatch.setenv(ENV, connection("http://127.0.0.1:9", sign_in={"business_user_password": ""}))
+    with pytest.raises(ValueError, match="^connection cxloop_trustpilot: set extra.business_user_password: "):
+        trustpilot.from_connection(get_connection(trustpilot.CONN_ID))
+
+
+def test_a_sign_in_secret_with_a_line_break_is_refused_by_field_without_its_value(monkeypatch):
+    pasted = "tp-pasted-secret-2b7d\n"
+    monkeypatch.setenv(ENV, connection("http://127.0.0.1:9", sign_in={"api_secret": pasted}))
+    refused = "^connection cxloop_trustpilot: extra.api_secret ends with a line break"
+    with pytest.raises(ValueError, match=refused) as bad:
+        trustpilot.from_connection(get_connection(trustpilot.CONN_ID))
+    assert pasted.strip() not in str(bad.value)
+
+
+def test_the_private_endpoint_refuses_a_call_without_a_live_bearer_token_with_a_401():
+    now = [0.0]
+    api = TrustpilotApi(COMPANY, token_lifetime=60, clock=lambda: now[0])
+    invalid = {"fault": {"faultstring": "Invalid access token", "detail": {"errorcode": "oauth.v2.InvalidAccessToken"}}}
+    with Simulator(api) as server:
+        url = server.base_url + REVIEWS_PATH
+        no_token = requests.get(url, timeout=5)
+        api_key_only = requests.get(url, headers={"apikey": KEY}, timeout=5)
+        made_up = requests.get(url, headers={"Authorization": "Bearer not-a-token"}, timeout=5)
+        token = sign_in(server).json()["access_token"]
+        live = get(server, token)
+        now[0] = 60.0
+        expired = get(server, token)
+    for refused in (no_token, api_key_only, made_up):
+        assert (refused.status_code, refused.json()) == (401, invalid)
+    assert live.status_code == 200
+    assert (expired.status_code, expired.json()) == (401, {"fault": {
+        "faultstring": "Access Token expired", "detail": {"errorcode": "keymanagement.service.access_token_expired"}}})
+
+
+def test_the_token_endpoint_grants_and_refreshes_as_documented_and_refuses_as_rfc_6749_words_it():
+    with Simulator(TrustpilotApi(COMPANY, token_lifetime=3600)) as server:
+        granted = sign_in(server)
+        first_tokens = granted.json()
+        refreshed = sign_in(server, path=REFRESH_PATH, grant_type="refresh_token",
+                            refresh_token=first_tokens["refresh_token"])
+        reused = sign_in(server, grant_type="refresh_token", refresh_token=first_tokens["refresh_token"])
+        rotated = sign_in(server, grant_type="refresh_token", refresh_token=refreshed.json()["refresh_token"])
+        wrong_secret = sign_in(server, secret="not-the-secret")
+        wrong_password = sign_in(server, grant_type="password", username=DEFAULT_USERNAME, password="not-it")
+        other_grant = sign_in(server, grant_type="client_credentials")
+        as_json = requests.post(server.base_url + TOKEN_PATH, auth=(KEY, DEFAULT_API_SECRET), timeout=5,
+                                json={"grant_type": "password", "username": DEFAULT_USERNAME,
+                                      "password": DEFAULT_PASSWORD})
+    assert granted.status_code == 200
+    assert set(first_tokens) == {"access_token", "refresh_token", "expires_in", "refresh_token_expires_in", "issued_at"}
+    assert (first_tokens["expires_in"], first_tokens["refresh_token_expires_in"]) == ("3600", "2592000")
+    assert first_tokens["issued_at"].isdigit()
+    assert refreshed.status_code == rotated.status_code == 200
+    assert refreshed.json()["access_token"] != first_tokens["access_token"]
+    assert (reused.status_code, reused.json()) == (400, {"error": "invalid_grant"})  # a refresh token works once
+    assert (wrong_secret.status_code, wrong_secret.json()) == (401, {"error": "invalid_client"})
+    assert (wrong_password.status_code, wrong_password.json()) == (400, {"error": "invalid_grant"})
+    assert (other_grant.status_code, other_grant.json()) == (400, {"error": "unsupported_grant_type"})
+    assert as_json.status_code == 415
+
+
+def test_public_endpoints_take_the_api_key_and_no_token():
+    with Simulator(TrustpilotApi(COMPANY)) as server:
+        url = server.base_url + "/v1/business-units/find"
+        found = requests.get(url, params={"name": "cxloop.example"}, headers={"apikey": KEY}, timeout=5)
+        without_key = requests.get(url, params={"name": "cxloop.example"}, timeout=5)
+        with_token_only = requests.get(url, params={"name": "cxloop.example"}, timeout=5, headers={
+            "Authorization": f"Bearer {sign_in(server).json()['access_token']}"})
+    assert found.status_code == 200 and found.json()["id"] == DEFAULT_BUSINESS_UNIT_ID
+    assert (without_key.status_code, without_key.json()) == (401, {"message": "Invalid ApiKey"})
+    assert with_token_only.status_code == 401

@@ -31,7 +31,7 @@ from ingest.streams import BatchResult, Source, Window
 from simulators.company import FORMS, NPS_FORM, Company
 from simulators.hubspot import HubSpotApi
 from simulators.server import Fault, Reply, Simulator
-from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
+from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TOKEN_PATH, TrustpilotApi
 from simulators.typeform import TypeformApi
 from simulators.zendesk import ZendeskApi
 
@@ -43,6 +43,9 @@ RETRY = {"backoff_initial": 0.01, "backoff_max": 0.05, "jitter": 0.0, "max_attem
 TOKENS = {typeform: "tf-faults-token-51c7", zendesk: "zd-faults-token-2e9b", hubspot: "hs-faults-token-8a04",
           trustpilot: "tp-faults-key-6d13"}
 EMAIL = "agent@cxloop.example"
+# Trustpilot's sign-in for its private endpoint: the API secret and the business user's password.
+API_SECRET = "tp-faults-secret-93a0"
+BUSINESS_USER_PASSWORD = "tp-faults-password-c472"
 NPS = f"/forms/{NPS_FORM}/responses"
 TICKETS = "/api/v2/incremental/tickets/cursor.json"
 CONTACTS = "/crm/v3/objects/contacts"
@@ -53,11 +56,13 @@ def api_for(module: ModuleType):
     return {typeform: lambda: TypeformApi(COMPANY, token=token),
             zendesk: lambda: ZendeskApi(COMPANY, EMAIL, token),
             hubspot: lambda: HubSpotApi(COMPANY, token=token),
-            trustpilot: lambda: TrustpilotApi(COMPANY, api_key=token)}[module]()
+            trustpilot: lambda: TrustpilotApi(COMPANY, api_key=token, api_secret=API_SECRET, username=EMAIL,
+                                              password=BUSINESS_USER_PASSWORD)}[module]()
 
 
-EXTRA = {typeform: {"form_ids": list(FORMS)}, trustpilot: {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID},
-         zendesk: {}, hubspot: {}}
+EXTRA = {typeform: {"form_ids": list(FORMS)}, zendesk: {}, hubspot: {},
+         trustpilot: {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, "api_secret": API_SECRET,
+                      "business_user_password": BUSINESS_USER_PASSWORD}}
 STREAM = {typeform: typeform.STREAMS[0], zendesk: zendesk.STREAMS[0], hubspot: hubspot.STREAMS[0],
           trustpilot: trustpilot.STREAMS[0]}
 
@@ -153,9 +158,11 @@ def statuses(sim: Simulator, path: str) -> list[int]:
     return [seen.status for seen in sim.requests if seen.path == path]
 
 
-def no_secret(text: str) -> None:
-    for token in TOKENS.values():
-        assert token not in text
+def no_secret(text: str, sim: Simulator | None = None) -> None:
+    """No credential of any connection in `text`, nor a token `sim` handed out (Trustpilot's sign-in)."""
+    issued = getattr(sim.api, "issued_tokens", []) if sim is not None else []
+    for secret in [*TOKENS.values(), API_SECRET, BUSINESS_USER_PASSWORD, *issued]:
+        assert secret not in text
 
 
 def recovers(db, expected: dict[str, dict], module: ModuleType = typeform) -> None:
@@ -446,6 +453,11 @@ def test_a_runner_clock_behind_the_sources_loses_nothing_and_the_cursor_follows_
 
 REFUSED_PATH = {typeform: NPS, zendesk: TICKETS, hubspot: CONTACTS,
                 trustpilot: f"/v1/private/business-units/{DEFAULT_BUSINESS_UNIT_ID}/reviews"}
+# Trustpilot's API key is first sent to the token endpoint, which refuses the sign-in there; the
+# connector words that refusal itself, naming the fields of the sign-in.
+REFUSED_KEY_AT = {**REFUSED_PATH, trustpilot: TOKEN_PATH}
+REFUSED_KEY_SAYS = {trustpilot: "trustpilot.reviews: connection cxloop_trustpilot: Trustpilot refused the "
+                                "business-user sign-in (password grant, HTTP 401)"}
 MODULES = [typeform, zendesk, hubspot, trustpilot]
 
 
@@ -461,9 +473,9 @@ def test_a_401_fails_at_once_naming_the_connection_and_never_retries(db, monkeyp
         run(module, sleeps=[])
     message = str(failed.value)
     stream = STREAM[module]
-    assert message.startswith(f"{stream.source}.{stream.name}: HTTP 401")
+    assert message.startswith(REFUSED_KEY_SAYS.get(module, f"{stream.source}.{stream.name}: HTTP 401"))
     assert f"connection {module.CONN_ID}" in message
-    assert f"({sim.base_url}{REFUSED_PATH[module]}" in message
+    assert f"({sim.base_url}{REFUSED_KEY_AT[module]}" in message
     assert [seen.status for seen in sim.requests] == [401]
     assert wrong not in message and wrong not in caplog.text
     assert failed.value.status == 401
@@ -473,13 +485,16 @@ def test_a_401_fails_at_once_naming_the_connection_and_never_retries(db, monkeyp
 @pytest.mark.parametrize("module", MODULES, ids=module_id)
 def test_a_403_fails_at_once_naming_the_connection_and_never_retries(db, monkeypatch, module):
     with serving(module, monkeypatch) as sim:
-        sim.inject(Fault("reply", reply=Reply(403, {"error": "Forbidden", "description": "no access to this"})))
+        sim.inject(Fault("reply", path_contains=REFUSED_PATH[module],
+                         reply=Reply(403, {"error": "Forbidden", "description": "no access to this"})))
         with pytest.raises(SourceHTTPError) as failed:
             run(module, sleeps=[])
     message = str(failed.value)
     assert message.startswith(f"{STREAM[module].source}.{STREAM[module].name}: HTTP 403")
     assert f"connection {module.CONN_ID}" in message
     assert f"({sim.base_url}{REFUSED_PATH[module]}" in message
-    assert [seen.status for seen in sim.requests] == [403]
-    no_secret(message)
+    # Trustpilot signs in once before its first private call; nothing else but the refused call.
+    assert [seen.status for seen in sim.requests if seen.path == TOKEN_PATH] == ([200] if module is trustpilot else [])
+    assert [seen.status for seen in sim.requests if seen.path != TOKEN_PATH] == [403]
+    no_secret(message, sim)
     assert nothing_landed(db, module)

@@ -22,7 +22,7 @@ from ingest.http import HttpClient, SourceHTTPError, path_segment
 from ingest.streams import Window
 from simulators.company import Company
 from simulators.server import Simulator
-from simulators.trustpilot import TrustpilotApi
+from simulators.trustpilot import TOKEN_PATH, TrustpilotApi
 from simulators.typeform import TypeformApi
 
 COMPANY = Company(customers=20, end=datetime(2026, 3, 10, tzinfo=UTC), days=10)
@@ -37,11 +37,16 @@ REFUSED = {"..": "cannot be a URL path segment", ".": "cannot be a URL path segm
            "a\x00b": "whitespace or a control character", "a b": "whitespace or a control character"}
 
 
+LOGIN = "agent@cxloop.example"
+# Trustpilot's private endpoint takes a business user's token: the connection carries the sign-in too.
+SIGN_IN = {trustpilot: {"api_secret": "tp-ids-secret", "business_user_password": "tp-ids-password"}}
+
+
 def set_connection(monkeypatch, module, host: str, **extra) -> None:
     password = {typeform: "tf-ids-token", trustpilot: "tp-ids-key", hubspot: "hs-ids-token"}.get(module, "zd-token")
     monkeypatch.setenv(f"AIRFLOW_CONN_{module.CONN_ID.upper()}", json.dumps({
-        "conn_type": "http", "host": host, "login": "agent@cxloop.example", "password": password,
-        "extra": {"retry": RETRY, **extra}}))
+        "conn_type": "http", "host": host, "login": LOGIN, "password": password,
+        "extra": {"retry": RETRY, **SIGN_IN.get(module, {}), **extra}}))
 
 
 def read_connection(module):
@@ -82,7 +87,9 @@ def test_a_hostile_typeform_form_id_reaches_the_api_as_one_quoted_segment(monkey
 def test_a_hostile_trustpilot_business_unit_id_is_one_segment_and_its_reviews_land(db, monkeypatch, hostile):
     # The simulator serves the unit under the segment as sent (it does not decode it): the reviews
     # land only if the id arrived whole, as one segment, in the place of the unit.
-    api = TrustpilotApi(COMPANY, api_key="tp-ids-key", business_unit_id=quote(hostile, safe=""))
+    api = TrustpilotApi(COMPANY, api_key="tp-ids-key", business_unit_id=quote(hostile, safe=""),
+                        api_secret=SIGN_IN[trustpilot]["api_secret"], username=LOGIN,
+                        password=SIGN_IN[trustpilot]["business_user_password"])
     with Simulator(api) as server:
         set_connection(monkeypatch, trustpilot, server.base_url, business_unit_id=hostile)
         monkeypatch.setattr(trustpilot, "PAGE_SIZE", 3)
@@ -90,9 +97,11 @@ def test_a_hostile_trustpilot_business_unit_id_is_one_segment_and_its_reviews_la
     expected = {review["id"] for review in api.reviews()}
     assert {key for (key,) in db.execute("select record_key from raw.trustpilot_reviews")} == expected
     assert (result.fetched, result.landed, result.rejected) == (len(expected), len(expected), 0)
-    assert {seen.path for seen in server.requests} == {
-        f"/v1/private/business-units/{quote(hostile, safe='')}/reviews"}
-    assert len(server.requests) == -(-len(expected) // 3)
+    # Besides the one sign-in (whose path holds no id), every request went to the unit's reviews.
+    reviews = [seen for seen in server.requests if seen.path != TOKEN_PATH]
+    assert len(server.requests) - len(reviews) == 1
+    assert {seen.path for seen in reviews} == {f"/v1/private/business-units/{quote(hostile, safe='')}/reviews"}
+    assert len(reviews) == -(-len(expected) // 3)
 
 
 @pytest.mark.parametrize("bad", list(REFUSED), ids=repr)

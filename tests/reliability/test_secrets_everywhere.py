@@ -38,7 +38,7 @@ from ingest.streams import Window
 from simulators.company import FORMS, NPS_FORM, Company
 from simulators.hubspot import HubSpotApi
 from simulators.server import Fault, Reply, Simulator
-from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
+from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TOKEN_PATH, TrustpilotApi
 from simulators.typeform import TypeformApi
 from simulators.zendesk import ZendeskApi
 
@@ -47,9 +47,17 @@ WINDOW = Window(None, COMPANY.end)
 EMAIL = "agent@cxloop.example"
 TOKENS = {typeform: "tf-everywhere-9c2e7d41aa", zendesk: "zd-everywhere-3b8f0c62dd",
           hubspot: "hs-everywhere-71e4a9b0cc", trustpilot: "tp-everywhere-58d2f7e3bb"}
+# Trustpilot's sign-in for its private endpoint: the API secret and the business user's password.
+API_SECRET = "tp-everywhere-secret-4a7c19e2dd"
+BUSINESS_USER_PASSWORD = "tp-everywhere-password-e03b6d58ff"
 RETRY = {"backoff_initial": 0.0, "backoff_max": 0.0, "jitter": 0.0, "max_attempts": 3, "timeout": [30, 120]}
-EXTRA = {typeform: {"form_ids": list(FORMS)}, trustpilot: {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID},
-         zendesk: {}, hubspot: {}}
+EXTRA = {typeform: {"form_ids": list(FORMS)}, zendesk: {}, hubspot: {},
+         trustpilot: {"business_unit_id": DEFAULT_BUSINESS_UNIT_ID, "api_secret": API_SECRET,
+                      "business_user_password": BUSINESS_USER_PASSWORD}}
+# Where the faults go: Trustpilot signs in first, and its data comes from the private endpoint.
+FAULTED = {trustpilot: "/reviews"}
+# 401s in a row that fail a run: Trustpilot answers the first with a new token and asks again.
+REFUSALS_TO_FAIL = {trustpilot: 2}
 MODULES = [typeform, zendesk, hubspot, trustpilot]
 DEADLINE = 300.0
 REPO = Path(__file__).resolve().parents[2]
@@ -66,34 +74,48 @@ runner.run_source("typeform", Window(None, datetime.fromisoformat(sys.argv[1])))
 
 
 def basic(module: ModuleType) -> str:
+    if module is trustpilot:  # the token endpoint's client credentials
+        return base64.b64encode(f"{TOKENS[trustpilot]}:{API_SECRET}".encode()).decode()
     return base64.b64encode(f"{EMAIL}/token:{TOKENS[module]}".encode()).decode()
 
 
-def secrets() -> dict[str, str]:
-    """Every form a simulator's secret could be written in, by what it is."""
+def secrets(issued: list[str]) -> dict[str, str]:
+    """Every form a simulator's secret could be written in, by what it is; `issued` are the tokens it handed out."""
+    named = {f"{module.__name__.split('.')[-1]} token": token for module, token in TOKENS.items()}
+    named |= {"trustpilot API secret": API_SECRET, "trustpilot business user's password": BUSINESS_USER_PASSWORD}
+    named |= {f"trustpilot issued token {n}": token for n, token in enumerate(issued)}
     found = {}
-    for module, token in TOKENS.items():
-        name = module.__name__.split(".")[-1]
-        found.update({f"{name} token": token, f"{name} token URL-encoded": quote(token, safe=""),
-                      f"{name} token form-encoded": quote_plus(token)})
+    for what, secret in named.items():
+        found.update({what: secret, f"{what} URL-encoded": quote(secret, safe=""),
+                      f"{what} form-encoded": quote_plus(secret)})
     found["zendesk Basic credentials"] = basic(zendesk)
+    found["trustpilot Basic credentials"] = basic(trustpilot)
     return found
 
 
-def echoed_auth(module: ModuleType) -> dict[str, str]:
-    """The auth header a hostile or careless API quotes back in its error body."""
+def echoed_auth(module: ModuleType, server: Simulator) -> dict[str, str]:
+    """The auth headers a hostile or careless API quotes back in its error body."""
     if module is zendesk:
         return {"Authorization": f"Basic {basic(zendesk)}"}
     if module is trustpilot:
-        return {"apikey": TOKENS[trustpilot]}
+        # The private endpoint's: the API key and the access token of the latest sign-in (tokens
+        # are issued access first, then refresh).
+        return {"apikey": TOKENS[trustpilot], "Authorization": f"Bearer {server.api.issued_tokens[-2]}"}
     return {"Authorization": f"Bearer {TOKENS[module]}"}
+
+
+def echoing(module: ModuleType, server: Simulator, status: int, body: Callable[[dict], dict]) -> Fault:
+    """A `status` reply whose `body` quotes the auth headers back, built as the request comes (a token exists then)."""
+    return Fault("edit", path_contains=FAULTED.get(module, ""),
+                 edit=lambda _: Reply(status, body(echoed_auth(module, server))))
 
 
 def api_for(module: ModuleType):
     token = TOKENS[module]
     return {typeform: lambda: TypeformApi(COMPANY, token=token), zendesk: lambda: ZendeskApi(COMPANY, EMAIL, token),
             hubspot: lambda: HubSpotApi(COMPANY, token=token),
-            trustpilot: lambda: TrustpilotApi(COMPANY, api_key=token)}[module]()
+            trustpilot: lambda: TrustpilotApi(COMPANY, api_key=token, api_secret=API_SECRET, username=EMAIL,
+                                              password=BUSINESS_USER_PASSWORD)}[module]()
 
 
 def connection(module: ModuleType, server: Simulator, password: str | None = None) -> str:
@@ -188,26 +210,34 @@ def test_no_secret_lands_in_logs_tables_or_the_server_log_whatever_failed(db, wh
         for module, server in servers.items():
             monkeypatch.setenv(f"AIRFLOW_CONN_{module.CONN_ID.upper()}", connection(module, server))
         for module, server in servers.items():
+            faulted = FAULTED.get(module, "")
             # An API error whose body quotes the auth header back.
-            server.inject(Fault("reply", reply=Reply(400, {"error": "bad request", "received": echoed_auth(module)})))
+            server.inject(echoing(module, server, 400, lambda auth: {"error": "bad request", "received": auth}))
             fails(module, lambda m=module: run(m), texts)
-            # A 401 doing the same.
-            server.inject(Fault("reply", reply=Reply(401, {"error": "invalid credentials", **echoed_auth(module)})))
+            # A 401 doing the same (twice for Trustpilot, which renews its token once after a 401).
+            server.inject(echoing(module, server, 401, lambda auth: {"error": "invalid credentials", **auth}),
+                          times=REFUSALS_TO_FAIL.get(module, 1))
             fails(module, lambda m=module: run(m), texts)
             # Pages that never parse, until the client gives up.
-            server.inject(Fault("malformed_page"), times=RETRY["max_attempts"])
+            server.inject(Fault("malformed_page", path_contains=faulted), times=RETRY["max_attempts"])
             fails(module, lambda m=module: run(m), texts)
             # A 5xx whose body quotes the header: retried, then given up on.
-            server.inject(Fault("reply", reply=Reply(503, {"echo": echoed_auth(module)})), times=RETRY["max_attempts"])
+            server.inject(echoing(module, server, 503, lambda auth: {"echo": auth}), times=RETRY["max_attempts"])
             fails(module, lambda m=module: run(m), texts)
             # A record that cannot land: a reject, with its original text stored.
-            server.inject(Fault("malformed_record"))
+            server.inject(Fault("malformed_record", path_contains=faulted))
             run(module)
             # The token pasted with its trailing newline: refused when the connection is read.
             monkeypatch.setenv(f"AIRFLOW_CONN_{module.CONN_ID.upper()}",
                                connection(module, server, f"{TOKENS[module]}\n"))
             fails(module, lambda m=module: m.from_connection(get_connection(m.CONN_ID)), texts)
             monkeypatch.setenv(f"AIRFLOW_CONN_{module.CONN_ID.upper()}", connection(module, server))
+        # Trustpilot's token endpoint answering an error that quotes the whole sign-in back: its
+        # Basic credentials and the form with the business user's password.
+        servers[trustpilot].inject(Fault("reply", path_contains=TOKEN_PATH, reply=Reply(404, {
+            "error": "not found", "received": {"Authorization": f"Basic {basic(trustpilot)}"},
+            "form": {"grant_type": "password", "username": EMAIL, "password": BUSINESS_USER_PASSWORD}})))
+        fails(trustpilot, lambda: run(trustpilot), texts)
         # A header requests refuses to send (the connection check bypassed): the COPY aborts with
         # the client's error, whose text PostgreSQL writes to its log.
         client = HttpClient("typeform", servers[typeform].base_url,
@@ -219,14 +249,17 @@ def test_no_secret_lands_in_logs_tables_or_the_server_log_whatever_failed(db, wh
 
     # Every place held something: the search below is not vacuous.
     captured = capsys.readouterr()
-    assert db.execute("select count(*) from audit.pipeline_failures").fetchone() == (5 * len(MODULES) + 1,)
+    assert db.execute("select count(*) from audit.pipeline_failures").fetchone() == (5 * len(MODULES) + 2,)
+    issued = servers[trustpilot].api.issued_tokens
+    assert issued
     assert db.execute("select count(*) from raw._rejected").fetchone()[0] >= len(MODULES)
     logs = {f"server log {path}": path.read_text(errors="replace") for path in server_log_files(db) if path.is_file()}
     assert any("the request could not be sent (InvalidHeader)" in log for log in logs.values())
     assert "HTTP 401" in "\n".join(texts) and "server error 503; retry 1/2" in caplog.text
     places = {"this process's log records": caplog.text, "stdout": captured.out, "stderr": captured.err,
               "the killed run's output": killed_output, "the failures as raised": "\n".join(texts), **logs}
-    leaks = [f"{what} in {where}" for what, secret in secrets().items() for where, text in places.items()
+    leaks = [f"{what} in {where}" for what, secret in secrets(issued).items() for where, text in places.items()
              if secret in text]
-    leaks += [f"{what} in {column}" for what, secret in secrets().items() for column in held_in_tables(db, secret)]
+    leaks += [f"{what} in {column}" for what, secret in secrets(issued).items()
+              for column in held_in_tables(db, secret)]
     assert leaks == []
