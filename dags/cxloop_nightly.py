@@ -17,7 +17,7 @@ from ingest.catalogue import SOURCE_STREAMS, pool
 # The marts BI tools read: published as Assets so downstream DAGs run on fresh data, not a clock.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts", "identity_quality", "customer_id_history"]
+         "cx_alerts", "identity_quality", "customer_id_history", "customer_wallet"]
 MART_ASSETS = [Asset(name=f"marts.{mart}", uri=f"cxloop://warehouse/marts/{mart}", group="cxloop_marts")
                for mart in MARTS]
 SCHEDULE = os.environ.get("CXLOOP_SCHEDULE", "0 2 * * *")

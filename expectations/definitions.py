@@ -28,7 +28,8 @@ MIN_ROWS = "min_expected_rows"
 KNOWN_FIELDS: dict[str, list[str]] = {
     "typeform_responses": [
         "_form_id", "_metrics", "answers", "calculated", "hidden", "landed_at", "landing_id", "metadata",
-        "response_id", "response_type", "submitted_at", "tags", "thankyou_screen_ref", "token", "variables"],
+        "response_id", "response_type", "staged_at", "submitted_at", "tags", "thankyou_screen_ref", "token",
+        "variables"],
     "hubspot_contacts": ["archived", "archivedAt", "associations", "createdAt", "id", "objectWriteTraceId",
                          "properties", "propertiesWithHistory", "updatedAt", "url"],
     "zendesk_tickets": [
@@ -63,6 +64,19 @@ KNOWN_FIELDS: dict[str, list[str]] = {
         "title", "updatedAt"],
 }
 KNOWN_FIELDS["hubspot_companies"] = KNOWN_FIELDS["hubspot_deals"] = KNOWN_FIELDS["hubspot_contacts"]
+KNOWN_FIELDS["zendesk_sla_policies"] = ["created_at", "description", "filter", "id", "policy_metrics", "position",
+                                        "title", "updated_at", "url"]
+KNOWN_FIELDS["zendesk_ticket_metric_events"] = ["deleted", "group_sla", "id", "instance_id", "metric", "sla",
+                                                "status", "ticket_id", "time", "type"]
+METRIC_EVENT_METRICS = ["agent_work_time", "pausable_update_time", "periodic_update_time", "reply_time",
+                        "requester_wait_time", "resolution_time", "group_ownership_time"]
+METRIC_EVENT_TYPES = ["activate", "pause", "fulfill", "apply_sla", "apply_group_sla", "breach", "update_status",
+                      "measure"]
+KNOWN_FIELDS["hubspot_line_items"] = KNOWN_FIELDS["hubspot_products"] = KNOWN_FIELDS["hubspot_contacts"]
+KNOWN_FIELDS["hubspot_deal_pipelines"] = ["archived", "archivedAt", "createdAt", "displayOrder", "id", "label",
+                                          "stages", "updatedAt"]
+KNOWN_FIELDS["hubspot_owners"] = ["archived", "createdAt", "email", "firstName", "id", "lastName", "teams", "type",
+                                  "updatedAt", "userId", "userIdIncludingInactive"]
 
 
 def _not_in_future(column: str) -> gxe.UnexpectedRowsExpectation:
@@ -155,6 +169,34 @@ def hubspot_deals() -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToNotBeNull(column="dealstage", severity=WARNING))
 
 
+def hubspot_deal_pipelines() -> gx.ExpectationSuite:
+    # A closed stage that is neither won nor lost would leave its deals' outcome unknown.
+    return _raw_suite("hubspot_deal_pipelines",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToBeBetween(column="stages", min_value=1, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="closed_stages_without_outcome", max_value=0, severity=WARNING))
+
+
+def hubspot_owners() -> gx.ExpectationSuite:
+    return _raw_suite("hubspot_owners",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"), *_email())
+
+
+def hubspot_line_items() -> gx.ExpectationSuite:
+    return _raw_suite("hubspot_line_items",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToMatchRegex(column="amount_text", regex=r"^-?\d+(\.\d+)?$", severity=CRITICAL),
+        # A line item can belong to a quote instead of a deal: reported, not quarantined.
+        gxe.ExpectColumnValuesToNotBeNull(column="deal_id", severity=WARNING))
+
+
+def hubspot_products() -> gx.ExpectationSuite:
+    return _raw_suite("hubspot_products",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="name", severity=WARNING),
+        gxe.ExpectColumnValuesToNotBeNull(column="category", severity=WARNING))
+
+
 def zendesk_tickets() -> gx.ExpectationSuite:
     return _raw_suite("zendesk_tickets",
         *_keyed(repeats=WARNING), *_timestamp("updated_at", "updated_at_ts"),
@@ -185,6 +227,23 @@ def zendesk_satisfaction_ratings() -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
         gxe.ExpectColumnValuesToBeInSet(column="score", value_set=["offered", "unoffered", "good", "bad"],
                                         severity=CRITICAL))
+
+
+def zendesk_sla_policies() -> gx.ExpectationSuite:
+    return _raw_suite("zendesk_sla_policies",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        _ordered("created_at_ts", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="title", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="policy_metrics_type", value_set=["array"], severity=CRITICAL))
+
+
+def zendesk_ticket_metric_events() -> gx.ExpectationSuite:
+    # The time-based export serves its pages' last second twice: a repeat is no reason to quarantine.
+    return _raw_suite("zendesk_ticket_metric_events",
+        *_keyed(repeats=WARNING), *_timestamp("time", "time_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=METRIC_EVENT_METRICS, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="type", value_set=METRIC_EVENT_TYPES, severity=CRITICAL))
 
 
 def trustpilot_reviews() -> gx.ExpectationSuite:
@@ -270,8 +329,10 @@ def mart_customer_health() -> gx.ExpectationSuite:
 
 
 RAW_SUITES = {suite.__name__: suite for suite in (
-    typeform_responses, hubspot_contacts, hubspot_companies, hubspot_deals, zendesk_tickets, zendesk_users,
-    zendesk_ticket_metrics, zendesk_satisfaction_ratings, trustpilot_reviews, files_records)}
+    typeform_responses, hubspot_contacts, hubspot_companies, hubspot_deals, hubspot_deal_pipelines, hubspot_owners,
+    hubspot_line_items, hubspot_products, zendesk_tickets, zendesk_users,
+    zendesk_ticket_metrics, zendesk_satisfaction_ratings, zendesk_sla_policies, zendesk_ticket_metric_events,
+    trustpilot_reviews, files_records)}
 # Suite name -> the mart table it checks.
 MART_SUITES = {suite.__name__: suite for suite in (
     mart_kpi_nps_daily, mart_kpi_csat_daily, mart_kpi_ces_daily, mart_kpi_reviews_daily, mart_kpi_support_daily,

@@ -8,8 +8,9 @@ is its map index in the DAG); the runner refuses a connector whose streams diffe
 from __future__ import annotations
 
 SOURCE_STREAMS: dict[str, tuple[str, ...]] = {
-    "hubspot": ("contacts", "companies", "deals"),
-    "zendesk": ("tickets", "users", "ticket_metrics", "satisfaction_ratings"),
+    "hubspot": ("contacts", "companies", "deals", "deal_pipelines", "owners", "line_items", "products"),
+    "zendesk": ("tickets", "users", "ticket_metrics", "satisfaction_ratings", "sla_policies",
+                "ticket_metric_events"),
     "trustpilot": ("reviews",),
     "typeform": ("responses",),
     "files": ("records",),

@@ -1,4 +1,5 @@
-"""HubSpot CRM v3: contacts, companies and deals, with their associations.
+"""HubSpot CRM v3: contacts, companies, deals, line items and products with their associations;
+deal pipelines and owners.
 
 Protocol (docs/api-protocols.md §1):
 - Full history: `GET /crm/v3/objects/{type}` paged by the opaque `paging.next.after`, with
@@ -12,11 +13,20 @@ Protocol (docs/api-protocols.md §1):
   (a bulk import stamping thousands of records in one second) continues with `hs_object_id GT
   <last id>`, the workaround Airbyte uses; ids are compared as numbers by HubSpot's search.
 - Search results carry no associations: they come from `POST /crm/v4/associations/{from}/{to}/
-  batch/read` and are attached in the list endpoint's shape, so raw rows look the same however
-  they were loaded.
+  batch/read` (following its per-record `paging.next.after` when a record has more than a page)
+  and are attached in the list endpoint's shape, so raw rows look the same however they were
+  loaded.
+- Reads name every property the pipeline uses: HubSpot returns only those asked for.
 - 429s do not always carry Retry-After; the shared client backs off exponentially then.
 - Paging must move: a page whose `paging.next.after` is the one just asked for (the same page
   served again) fails the run instead of looping forever.
+- Deal pipelines (`GET /crm/v3/pipelines/deals`, §1.9) and owners (`GET /crm/v3/owners`, paged by
+  `after`, at most 500 a page) have no modified-date filter and are small: every run reads them
+  whole, and the loader keeps only what changed. A pipeline's change time is the latest of its
+  own and its stages' `updatedAt`, since editing a stage's probability need not touch the
+  pipeline's.
+- Line items are searched and listed like the other objects, with their deal association;
+  products carry none (a line item names its product in `hs_product_id`).
 
 Connection `cxloop_hubspot`: host = base URL (default `https://api.hubapi.com`), password =
 private-app token; extra may carry `start_date` and `retry`.
@@ -31,7 +41,7 @@ from typing import Any
 
 from ingest.connections import source_connection
 from ingest.http import HttpClient, redact_url
-from ingest.streams import Record, Source, Stream, Window
+from ingest.streams import Record, Source, Stream, Window, parse_timestamp
 
 CONN_ID = "cxloop_hubspot"
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -40,7 +50,11 @@ SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
 SMALLEST_SPLIT = timedelta(seconds=1)
 
-MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
+OWNERS_LIMIT = 500
+MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate",
+            "line_items": "hs_lastmodifieddate", "products": "hs_lastmodifieddate"}
+# HubSpot has no product category: a portal keeps it in a custom product property, this one.
+PRODUCT_CATEGORY_PROPERTY = "product_category"
 PROPERTIES = {
     "contacts": ["email", "firstname", "lastname", "phone", "country", "hubspot_owner_id", "lifecyclestage",
                  "createdate", "lastmodifieddate", "hs_object_id"],
@@ -48,9 +62,17 @@ PROPERTIES = {
                   "hs_lastmodifieddate", "hs_object_id"],
     "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id", "createdate",
               "hs_lastmodifieddate", "hs_object_id"],
+    "line_items": ["name", "hs_product_id", "hs_sku", "quantity", "price", "amount", "hs_recurring_billing_period",
+                   "createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "products": ["name", "hs_sku", "price", "hs_recurring_billing_period", PRODUCT_CATEGORY_PROPERTY, "createdate",
+                 "hs_lastmodifieddate", "hs_object_id"],
 }
-ASSOCIATIONS = {"contacts": ["companies"], "companies": [], "deals": ["companies", "contacts"]}
-SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
+ASSOCIATIONS = {"contacts": ["companies"], "companies": [], "deals": ["companies", "contacts"],
+                "line_items": ["deals"], "products": []}
+SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "line_items": "line_item",
+            "products": "product"}
+# Streams read whole from a settings endpoint rather than searched by modified date.
+SETTINGS = {"deal_pipelines": "crm/v3/pipelines/deals", "owners": "crm/v3/owners"}
 
 
 def _updated_at(record: Record) -> Any:
@@ -59,9 +81,20 @@ def _updated_at(record: Record) -> Any:
     return record.get("updatedAt") or properties.get("lastmodifieddate") or properties["hs_lastmodifieddate"]
 
 
+def _pipeline_updated_at(record: Record) -> Any:
+    # Compared as moments, not as text: HubSpot writes some stamps with milliseconds and some without.
+    stamps = [record["updatedAt"], *(stage.get("updatedAt") for stage in record.get("stages") or [])]
+    return max((stamp for stamp in stamps if stamp), key=parse_timestamp)
+
+
+def _owner_updated_at(record: Record) -> Any:
+    return record["updatedAt"]
+
+
+UPDATED_AT = {"deal_pipelines": _pipeline_updated_at, "owners": _owner_updated_at}
 STREAMS = tuple(
-    Stream(source="hubspot", name=kind, key=lambda r: r["id"], updated_at=_updated_at)
-    for kind in ("contacts", "companies", "deals")
+    Stream(source="hubspot", name=kind, key=lambda r: r["id"], updated_at=UPDATED_AT.get(kind, _updated_at))
+    for kind in ("contacts", "companies", "deals", "deal_pipelines", "owners", "line_items", "products")
 )
 
 
@@ -78,25 +111,41 @@ class HubSpotSource(Source):
     search_cap: int = SEARCH_CAP
 
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
-        if window.start is None:
+        if stream.name == "deal_pipelines":
+            yield self._pipelines()
+        elif stream.name == "owners":
+            yield from self._owners()
+        elif window.start is None:
             yield from self._list(stream.name)
         else:
             yield from self._search(stream.name, window.start, window.end)
+
+    def _pipelines(self) -> list[Record]:
+        # One answer holds every pipeline: the collection has no paging.
+        body = self.client.get_json(SETTINGS["deal_pipelines"], stream="deal_pipelines")
+        return body.get("results") or []
+
+    def _owners(self) -> Iterator[list[Record]]:
+        yield from self._paged(SETTINGS["owners"], {"limit": OWNERS_LIMIT}, "owners")
 
     def _list(self, kind: str) -> Iterator[list[Record]]:
         params: dict[str, Any] = {"limit": LIST_LIMIT, "properties": ",".join(PROPERTIES[kind])}
         if ASSOCIATIONS[kind]:
             params["associations"] = ",".join(ASSOCIATIONS[kind])
+        yield from self._paged(f"crm/v3/objects/{kind}", params, kind)
+
+    def _paged(self, path: str, params: dict[str, Any], stream: str) -> Iterator[list[Record]]:
+        """A GET collection page by page, following the opaque `paging.next.after`."""
         while True:
-            body = self.client.get_json(f"crm/v3/objects/{kind}", params=params, stream=kind)
+            body = self.client.get_json(path, params=params, stream=stream)
             yield body.get("results") or []
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
             if after == params.get("after"):
-                raise ValueError(f"hubspot.{kind}: the page after {after!r} says the next one is after {after!r} "
+                raise ValueError(f"hubspot.{stream}: the page after {after!r} says the next one is after {after!r} "
                                  "again (a page served twice?); cannot page further "
-                                 f"({redact_url(self.client.url(f'crm/v3/objects/{kind}'))})")
+                                 f"({redact_url(self.client.url(path))})")
             params["after"] = after
 
     def _search_page(self, kind: str, start: datetime, end: datetime, after: int, above_id: str | None) -> dict:
@@ -146,15 +195,33 @@ class HubSpotSource(Source):
         for other in ASSOCIATIONS[kind]:
             if not ids:
                 break
-            body = self.client.post_json(f"crm/v4/associations/{kind}/{other}/batch/read",
-                                         {"inputs": [{"id": i} for i in ids]}, stream=kind)
-            linked = {str(item["from"]["id"]): [str(to["toObjectId"]) for to in item.get("to", [])]
-                      for item in body.get("results") or []}
+            linked = self._linked(kind, other, ids)
             for record in results:
                 if isinstance(record, dict) and linked.get(record.get("id")):
                     record.setdefault("associations", {})[other] = {"results": [
                         {"id": i, "type": f"{SINGULAR[kind]}_to_{SINGULAR[other]}"} for i in linked[record["id"]]]}
         return results
+
+    def _linked(self, kind: str, other: str, ids: list[str]) -> dict[str, list[str]]:
+        """Each id's associated `other` ids, following the per-record paging of the v4 batch read."""
+        linked: dict[str, list[str]] = {}
+        inputs: list[dict[str, str]] = [{"id": i} for i in ids]
+        asked: set[tuple[str, str]] = set()
+        while inputs:
+            body = self.client.post_json(f"crm/v4/associations/{kind}/{other}/batch/read", {"inputs": inputs},
+                                         stream=kind)
+            inputs = []
+            for item in body.get("results") or []:
+                from_id = str(item["from"]["id"])
+                linked.setdefault(from_id, []).extend(str(to["toObjectId"]) for to in item.get("to", []))
+                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    if (from_id, after) in asked:
+                        raise ValueError(f"hubspot.{kind}: the {other} associations of {from_id} page after "
+                                         f"{after!r} twice; cannot page further")
+                    asked.add((from_id, after))
+                    inputs.append({"id": from_id, "after": after})
+        return linked
 
 
 def from_connection(conn: Any) -> HubSpotSource:

@@ -1,9 +1,19 @@
-"""Typeform Responses API: completed responses of the configured forms.
+"""Typeform Responses API: completed responses of the configured forms, and partial ones on request.
 
 Protocol (docs/api-protocols.md §4): `GET /forms/{form_id}/responses`, newest first;
 `since`/`until` are inclusive, `before=<token>` pages backwards and is exclusive; the last page
 has `page_count <= 1` or no items. Typeform may publish a response up to ~30 minutes late,
 hence the lookback.
+
+Response types. `response_type=completed` (Typeform's default, sent anyway) serves submitted
+responses, with since/until on `submitted_at`. A connection with `extra.include_partial: true`
+also reads `response_type=partial`, started but never submitted with some answers staged, where
+since/until apply to `staged_at`. Each type is its own request, so each is filtered by its own
+time as documented (a mixed request filters everything by `submitted_at`, which a response never
+submitted does not have). Every landed response carries its `response_type`, set from the
+request when the API leaves it out, so staging tells a partial answer from a counted one; a
+partial response's change time is `staged_at`. Responses merely started (no answers) are never
+read: they hold nothing to measure.
 
 Paging is checked as it goes: a page that ends on the token it was asked to page before (the
 same page served again) or that comes back empty while the previous one said more pages follow
@@ -15,7 +25,8 @@ Form ids go into the URL path quoted as one segment (`ingest.http.path_segment`)
 holding `/`, `?` or `%` cannot reach another endpoint.
 
 Connection `cxloop_typeform`: host = base URL, password = personal token, extra =
-`{"form_ids": [...], "metrics": {"nps": ref, "csat": ref, "ces": ref}, "start_date": ...}`.
+`{"form_ids": [...], "metrics": {"nps": ref, "csat": ref, "ces": ref}, "start_date": ...,
+"include_partial": false}`.
 Each landed response gains `_form_id` and `_metrics`, the answers mapped to CX metrics, so the
 mapping lives in configuration and staging only renames.
 """
@@ -29,18 +40,29 @@ from typing import Any
 
 from ingest.connections import path_id, source_connection
 from ingest.http import HttpClient, path_segment, redact_url
-from ingest.streams import Record, Source, Stream, Window
+from ingest.streams import Record, RecordError, Source, Stream, Window
 
 CONN_ID = "cxloop_typeform"
 DEFAULT_BASE_URL = "https://api.typeform.com"
 PAGE_SIZE = 1000
+COMPLETED, PARTIAL = "completed", "partial"
+
+
+def _changed_at(record: Record) -> Any:
+    """When the response last changed: its submission, or for a partial one its last staged answer."""
+    if record.get("response_type", COMPLETED) == COMPLETED:
+        return record["submitted_at"]
+    if record.get("response_type") == PARTIAL:
+        return record["staged_at"]
+    raise RecordError(f"unknown response_type {record.get('response_type')!r}")
+
 
 STREAMS = (
     Stream(
         source="typeform",
         name="responses",
         key=lambda r: r["token"],
-        updated_at=lambda r: r["submitted_at"],
+        updated_at=_changed_at,
         lookback=timedelta(hours=1),
     ),
 )
@@ -62,18 +84,24 @@ class TypeformSource(Source):
     form_ids: list[str]
     metric_refs: dict[str, str] = field(default_factory=dict)
     history_start: datetime | None = None
+    include_partial: bool = False
     name: str = "typeform"
     streams: tuple[Stream, ...] = STREAMS
 
+    @property
+    def response_types(self) -> tuple[str, ...]:
+        return (COMPLETED, PARTIAL) if self.include_partial else (COMPLETED,)
+
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
         for form_id in self.form_ids:
-            yield from self._responses(form_id, window)
+            for response_type in self.response_types:
+                yield from self._responses(form_id, window, response_type)
 
-    def _responses(self, form_id: str, window: Window) -> Iterator[list[Record]]:
+    def _responses(self, form_id: str, window: Window, response_type: str = COMPLETED) -> Iterator[list[Record]]:
         # `until` is inclusive to the second: stop one second short of the half-open window end.
         params: dict[str, Any] = {
             "page_size": PAGE_SIZE,
-            "response_type": "completed",
+            "response_type": response_type,
             "until": _typeform_time(window.end - timedelta(seconds=1)),
         }
         if window.start is not None:
@@ -90,7 +118,7 @@ class TypeformSource(Source):
                                  "followed (was that response deleted meanwhile?); the window is not read to its "
                                  "start, so nothing lands; run it again "
                                  f"({where})")
-            yield [self._annotate(form_id, item) for item in items]
+            yield [self._annotate(form_id, item, response_type) for item in items]
             if not items or int(body.get("page_count") or 0) <= 1:
                 return
             last = items[-1]
@@ -104,10 +132,12 @@ class TypeformSource(Source):
             params["before"] = last["token"]
             more_promised = True
 
-    def _annotate(self, form_id: str, item: Any) -> Any:
+    def _annotate(self, form_id: str, item: Any, response_type: str) -> Any:
         if not isinstance(item, dict):
             return item
-        return {**item, "_form_id": form_id, "_metrics": self.metrics(item)}
+        # The type asked for, where the API does not say: each request asks for one.
+        return {**item, "response_type": item.get("response_type") or response_type, "_form_id": form_id,
+                "_metrics": self.metrics(item)}
 
     def metrics(self, item: Record) -> dict[str, Any]:
         """The response's NPS/CSAT/CES scores, verbatim and email, by field ref or type."""
@@ -143,6 +173,11 @@ def from_connection(conn: Any) -> TypeformSource:
         raise ValueError(f"connection {CONN_ID}: extra.form_ids must list at least one form id, "
                          f"e.g. [\"aBc123\"]; got {form_ids!r}")
     form_ids = [path_id(form_id, CONN_ID, f"extra.form_ids[{i}]") for i, form_id in enumerate(form_ids)]
+    include_partial = settings.extra.get("include_partial", False)
+    if not isinstance(include_partial, bool):
+        # A string "false" would read as true: only a JSON boolean is taken.
+        raise ValueError(f"connection {CONN_ID}: extra.include_partial must be true or false; "
+                         f"got {include_partial!r}")
     return TypeformSource(
         client=HttpClient("typeform", settings.base_url(DEFAULT_BASE_URL),
                           headers={"Authorization": f"Bearer {settings.password}"}, policy=settings.retry,
@@ -150,4 +185,5 @@ def from_connection(conn: Any) -> TypeformSource:
         form_ids=form_ids,
         metric_refs=dict(settings.extra.get("metrics") or {}),
         history_start=settings.history_start,
+        include_partial=include_partial,
     )

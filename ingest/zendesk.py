@@ -1,4 +1,4 @@
-"""Zendesk Support: tickets, users, ticket metrics and satisfaction (CSAT) ratings.
+"""Zendesk Support: tickets, users, ticket metrics, satisfaction (CSAT) ratings, SLA policies and metric events.
 
 Protocol (docs/api-protocols.md §2), the facts this module relies on:
 - Base URL `https://{subdomain}.zendesk.com/api/v2`; an API token authenticates as HTTP Basic
@@ -15,6 +15,16 @@ Protocol (docs/api-protocols.md §2), the facts this module relies on:
   `metric_sets[]` beside `tickets[]`, one metric set per ticket of the page, shaped as the
   `GET ticket_metrics` list serves them. That list (newest created first, no updated-since
   filter) is never called.
+- Ticket metric sets carry every duration twice, `{calendar, business}` minutes; both land (the
+  record is kept whole) and staging keeps both.
+- `sla_policies`: `GET slas/policies` (admins), `{sla_policies[], count, next_page, previous_page}`;
+  a handful of records, read whole every run (whether it ever pages is unconfirmed: a `next_page`
+  on the account's own host is followed, any other refused).
+- `ticket_metric_events`: `GET incremental/ticket_metric_events?start_time=` (admins), the
+  time-based export `{ticket_metric_events[], count, end_time, next_page}`, chronological. The
+  next page is the same request from `start_time=end_time`; a page shorter than 1000 is the last.
+  A page holds every event of its last second, which the next page serves again: those are
+  dropped there rather than landed twice. Events only arrive; `time` is their change time.
 - `satisfaction_ratings` uses the cursor envelope: `page[size]` (at most 100),
   `page[after]=<meta.after_cursor>`, until `meta.has_more` is false; it filters `created_at`
   with `start_time` and `end_time` (Unix seconds).
@@ -61,7 +71,7 @@ from urllib.parse import urlsplit
 
 from ingest.connections import base_url, source_connection
 from ingest.http import HttpClient, SourceHTTPError
-from ingest.streams import Record, Source, Stream, Window
+from ingest.streams import Record, RecordError, Source, Stream, Window, parse_timestamp
 
 CONN_ID = "cxloop_zendesk"
 SOURCE = "zendesk"
@@ -73,6 +83,8 @@ EARLIEST_START_TIME = 1
 RECENT_GUARD = timedelta(minutes=2)
 EXPORT_LOOKBACK = timedelta(minutes=10)
 RATING_CHANGE_LOOKBACK = timedelta(days=28)
+# A full page of a time-based export: one shorter is the last.
+TIME_EXPORT_PAGE_SIZE = 1000
 
 
 def _id(record: Record) -> Any:
@@ -89,6 +101,9 @@ STREAMS = (
     Stream(source=SOURCE, name="ticket_metrics", key=_id, updated_at=_updated_at, lookback=EXPORT_LOOKBACK),
     Stream(source=SOURCE, name="satisfaction_ratings", key=_id, updated_at=_updated_at,
            lookback=RATING_CHANGE_LOOKBACK),
+    Stream(source=SOURCE, name="sla_policies", key=_id, updated_at=_updated_at),
+    Stream(source=SOURCE, name="ticket_metric_events", key=_id, updated_at=lambda r: r["time"],
+           lookback=EXPORT_LOOKBACK),
 )
 
 
@@ -112,6 +127,10 @@ class ZendeskSource(Source):
             return self._export("tickets", window, sideload="metric_sets", stream=stream.name)
         if stream.name == "satisfaction_ratings":
             return self._satisfaction_ratings(window)
+        if stream.name == "sla_policies":
+            return self._sla_policies()
+        if stream.name == "ticket_metric_events":
+            return self._metric_events(window)
         raise ValueError(f"zendesk has no stream {stream.name!r}; streams: {', '.join(s.name for s in STREAMS)}")
 
     def start_time(self, window: Window) -> int:
@@ -137,6 +156,36 @@ class ZendeskSource(Source):
                 raise ValueError(f"zendesk.{stream}: the export is not at its end but gave no new after_cursor; "
                                  "cannot page further")
             params = {"cursor": cursor, "per_page": EXPORT_PAGE_SIZE, **include}
+
+    def _sla_policies(self) -> Iterator[list[Record]]:
+        path: str = "slas/policies"
+        while True:
+            body = self._get(path, {}, "sla_policies")
+            yield _records(body, "sla_policies", "sla_policies")
+            next_page = body.get("next_page")
+            if not next_page:
+                return
+            # The URL comes from the response: credentials go only to the account's own host.
+            if not self.client.url(next_page).startswith(self.client.base_url) or next_page == path:
+                raise ValueError("zendesk.sla_policies: next_page is not a new page of this account's "
+                                 "slas/policies; cannot page further")
+            path = next_page
+
+    def _metric_events(self, window: Window) -> Iterator[list[Record]]:
+        stream, start = "ticket_metric_events", self.start_time(window)
+        again: set[Any] = set()  # ids of the last page's last second, which this page serves again
+        while True:
+            body = self._get(f"incremental/{stream}", {"start_time": start}, stream)
+            events = _records(body, stream, stream)
+            yield [event for event in events if not (isinstance(event, dict) and event.get("id") in again)]
+            end_time = body.get("end_time")
+            if len(events) < TIME_EXPORT_PAGE_SIZE or body.get("end_of_stream") is True or not body.get("next_page"):
+                return
+            if isinstance(end_time, bool) or not isinstance(end_time, int) or end_time <= start:
+                raise ValueError(f"zendesk.{stream}: a full page whose end_time {end_time!r} does not move past "
+                                 f"start_time {start}; cannot page further")
+            again = {event.get("id") for event in events if isinstance(event, dict) and _second(event) == end_time}
+            start = end_time
 
     def _satisfaction_ratings(self, window: Window) -> Iterator[list[Record]]:
         # Both bounds are whole seconds and taken as inclusive: end_time is the window's last second.
@@ -173,6 +222,13 @@ class ZendeskSource(Source):
                                       f"need an admin's API token; check the login of connection {CONN_ID}",
                                       status=403) from None
             raise
+
+
+def _second(event: Record) -> int | None:
+    try:
+        return math.floor(parse_timestamp(event.get("time")).timestamp())
+    except RecordError:
+        return None  # the loader rejects it, naming why
 
 
 def _records(body: Any, array: str, stream: str) -> list[Record]:

@@ -73,6 +73,12 @@ NPS_FORM = "rNPS2026"
 SUPPORT_FORM = "sCSAT2026"
 FORMS = (NPS_FORM, SUPPORT_FORM)
 RESPONSES_PER_PERSON = [0, 1, 1, 2, 2, 3]
+# About one person in six also opens a form and leaves without submitting it; of those forms, most
+# hold an answer or two (partial), the rest none (started).
+UNFINISHED_PER_PERSON = [0, 0, 0, 0, 0, 1]
+PARTIAL_SHARE = 0.7
+# What Typeform writes for `submitted_at` on a response never submitted (its documented example).
+NEVER = "0001-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -253,19 +259,75 @@ class Company:
         response = self._typeform_response(rng, person, FORMS[plan.form[ordinal]], submitted, plan.token(ordinal))
         return {**response, "_form_id": FORMS[plan.form[ordinal]]}
 
-    def _typeform_response(self, rng: random.Random, person: Person, form: str, submitted: datetime,
-                           token: str) -> dict:
+    @cached_property
+    def typeform_unfinished_plan(self) -> UnfinishedPlan:
+        """Forms opened and left without submitting: who, which form, when, under which token.
+
+        Drawn from a stream of its own, so the completed responses (and every KPI over them) are
+        the same with or without these.
+        """
+        draw = self.bulk("typeform", "unfinished")
+        counts = draw.choice(UNFINISHED_PER_PERSON, size=self.customers)
+        total = int(counts.sum())
+        firsts = np.cumsum(counts) - counts
+        landed = self.start_epoch + draw.integers(0, self.days * 86400, size=total)
+        partial = draw.random(total) < PARTIAL_SHARE
+        # The last answer is staged a little after landing; a started response stages none (0).
+        staged = np.where(partial, landed + draw.integers(20, 900, size=total), 0)
+        return UnfinishedPlan(
+            person=np.repeat(np.arange(self.customers, dtype=np.int32), counts),
+            number=(np.arange(total) - np.repeat(firsts, counts)).astype(np.int8),
+            form=draw.integers(0, len(FORMS), size=total).astype(np.int8),
+            landed=landed,
+            staged=staged,
+            token_hi=draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True),
+            token_lo=draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True),
+        )
+
+    def typeform_unfinished_response(self, ordinal: int) -> dict:
+        """Unfinished response number `ordinal` as the Responses API returns it, plus `_form_id`."""
+        plan = self.typeform_unfinished_plan
+        person = self.person(int(plan.person[ordinal]))
+        form = FORMS[plan.form[ordinal]]
+        rng = self._rng("typeform", "unfinished", person.index, int(plan.number[ordinal]))
+        token = plan.token(ordinal)
         answers: list[dict] = []
+        staged = int(plan.staged[ordinal])
+        if staged:
+            # The questions come in the form's order: an abandoned form holds a prefix of them.
+            answers = self._typeform_answers(rng, form)[0][:1 if form == NPS_FORM else rng.choice([1, 2])]
+        response = {
+            "landing_id": token,
+            "token": token,
+            "response_id": token,
+            "response_type": "partial" if staged else "started",
+            "landed_at": _iso(datetime.fromtimestamp(int(plan.landed[ordinal]), tz=UTC)),
+            "submitted_at": NEVER,
+            "metadata": {"user_agent": "Mozilla/5.0", "platform": rng.choice(["other", "mobile"]),
+                         "referer": f"https://cxloop.typeform.com/to/{form}", "network_id": f"n{person.index}",
+                         "browser": "default"},
+            "hidden": {"locale": person.language},
+            "calculated": {"score": 0},
+            "answers": answers,
+        }
+        if staged:
+            response["staged_at"] = _iso(datetime.fromtimestamp(staged, tz=UTC))
+        return {**response, "_form_id": form}
+
+    @staticmethod
+    def _typeform_answers(rng: random.Random, form: str) -> tuple[list[dict], str]:
+        """The form's scored answers in question order, and the mood they express."""
         if form == NPS_FORM:
             score = rng.choices(range(11), weights=NPS_WEIGHTS)[0]
-            answers.append(_answer("nps", "nps", "number", score))
-            mood = "pos" if score >= 9 else "neu" if score >= 7 else "neg"
-        else:
-            csat = rng.choices(range(1, 6), weights=CSAT_WEIGHTS)[0]
-            ces = rng.choices(range(1, 8), weights=CES_WEIGHTS)[0]
-            answers.append(_answer("rating", "csat", "number", csat))
-            answers.append(_answer("opinion_scale", "ces", "number", ces))
-            mood = "pos" if csat >= 4 else "neu" if csat == 3 else "neg"
+            return [_answer("nps", "nps", "number", score)], "pos" if score >= 9 else "neu" if score >= 7 else "neg"
+        csat = rng.choices(range(1, 6), weights=CSAT_WEIGHTS)[0]
+        ces = rng.choices(range(1, 8), weights=CES_WEIGHTS)[0]
+        return ([_answer("rating", "csat", "number", csat), _answer("opinion_scale", "ces", "number", ces)],
+                "pos" if csat >= 4 else "neu" if csat == 3 else "neg")
+
+    def _typeform_response(self, rng: random.Random, person: Person, form: str, submitted: datetime,
+                           token: str) -> dict:
+        answers, mood = self._typeform_answers(rng, form)
         if rng.random() < 0.6:
             answers.append(_answer("long_text", "comment", "text", VERBATIMS[person.language][mood]))
         if rng.random() < 0.8:
@@ -275,6 +337,7 @@ class Company:
             "landing_id": token,
             "token": token,
             "response_id": token,
+            "response_type": "completed",
             "landed_at": _iso(landed),
             "submitted_at": _iso(submitted),
             "metadata": {"user_agent": "Mozilla/5.0", "platform": rng.choice(["other", "mobile"]),
@@ -295,6 +358,22 @@ class TypeformPlan:
     form: np.ndarray  # index into FORMS
     submitted: np.ndarray  # epoch seconds
     token_hi: np.ndarray  # the token's 128 bits, as two unsigned 64-bit halves
+    token_lo: np.ndarray
+
+    def token(self, ordinal: int) -> str:
+        return f"{int(self.token_hi[ordinal]):016x}{int(self.token_lo[ordinal]):016x}"
+
+
+@dataclass(frozen=True)
+class UnfinishedPlan:
+    """One row per form opened and not submitted; `staged` is 0 where no answer was given (started)."""
+
+    person: np.ndarray
+    number: np.ndarray  # the response's place among its person's unfinished responses
+    form: np.ndarray  # index into FORMS
+    landed: np.ndarray  # epoch seconds
+    staged: np.ndarray  # epoch seconds of the last answer staged, or 0
+    token_hi: np.ndarray
     token_lo: np.ndarray
 
     def token(self, ordinal: int) -> str:

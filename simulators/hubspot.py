@@ -1,14 +1,38 @@
 """HubSpot CRM v3 simulator (docs/api-protocols.md §1).
 
-- `GET /crm/v3/objects/{contacts|companies|deals}`: `limit` (default 10, max 100), opaque `after`,
-  `properties`, inline `associations`; `paging.next.after` while more exist, absent at the end.
-- `POST /crm/v3/objects/{type}/search`: AND-ed filters inside OR-ed filterGroups on the
-  modified-date property (epoch milliseconds as strings) and `hs_object_id`; sorted by
-  `hs_object_id`; `limit` max 200; paging past the result cap (10,000 by default) is a 400;
+- `GET /crm/v3/objects/{contacts|companies|deals|line_items|products}`: `limit` (default 10, max 100), opaque `after`,
+  `archived` (none are), `properties` and `associations`, each repeated or comma-separated (the
+  official clients repeat them); `paging.next.after` while more exist, absent at the end.
+- `POST /crm/v3/objects/{type}/search`: OR-ed filterGroups of AND-ed filters (at most 5 groups, 6
+  filters a group, 18 in all; a body of at most 3,000 characters), with every documented operator
+  on any property; one sorting rule, else the documented default, oldest created first;
+  `properties`; `limit` max 200; paging past the result cap (10,000 by default) is a 400;
   results carry no associations, as in the real API.
-- `POST /crm/v4/associations/{from}/{to}/batch/read`.
+- `POST /crm/v4/associations/{from}/{to}/batch/read`, paged per input past
+  `association_page_size` associations (the vendor documents the per-input `paging`, not the
+  size).
+- A read returns only the properties asked for, plus `hs_object_id`, `createdate` and the
+  modified date, which HubSpot always adds; asked for nothing, the object's default set. A known
+  property with no value comes back as null; an unknown one is left out.
+- `GET /crm/v3/pipelines/deals[/{id}]`: every pipeline in one answer, no paging (404 for an
+  unknown id); stage metadata as strings. `GET /crm/v3/owners`: `limit` (default 100, max 500),
+  opaque `after`, `archived`. Both are small settings held in `pipelines` and `owners`, which
+  tests edit in place.
+- Line items: 1 to 3 per deal, whose amounts add up to the deal's, associated with it both
+  ways (types 19 and 20); products: a fixed library whose category is the custom property
+  `product_category`. Both are regenerated from the seed like the other objects.
+- Errors carry HubSpot's body: `status`, `message`, `correlationId`, `category`.
 - Bearer auth; an optional secondly limit answers 429 with HubSpot's error body, sending
   `Retry-After` on some answers and not on others, as HubSpot does.
+
+Search semantics, from HubSpot's search guide: values compare case-insensitively except on
+enumeration properties; `IN`/`NOT_IN` on a string property match only lowercase values; numbers
+and dates compare as numbers (dates as epoch milliseconds, so `hs_object_id` is numeric).
+Choices no vendor page states (unconfirmed): the negative operators (`NEQ`, `NOT_IN`,
+`NOT_CONTAINS_TOKEN`) also match records without a value; a token is a run of letters and
+digits, or a whole whitespace-separated word, and `*` is a wildcard; sorting puts records
+without a value last and breaks ties by id; a filter on a property the object does not have
+matches as if no record had a value; more than one sorting rule is a 400.
 
 Time model: every record has a few versions: its creation, then up to two later edits a CRM
 team makes over the following weeks (a contact moves along the lifecycle, or to another owner
@@ -22,7 +46,9 @@ Scale: no record is held in memory. Per object type a compact index (numpy array
 record's version times, and every version sorted by time with the time it was superseded) is
 built on the first request that needs it, in seconds at a million contacts; a page regenerates
 only its own records from the seed. A search over a window reads the index between two
-binary searches and is cached while its pages are fetched, so a page costs what it holds. Only
+binary searches and is cached while its pages are fetched, so a page costs what it holds.
+Filters and sorts on `hs_object_id`, `createdate` and the modified date read the index; on any
+other property they regenerate the records still in play, so they cost what they match. Only
 records edited by hand through `touch()` are kept, as overrides.
 """
 
@@ -32,8 +58,10 @@ import base64
 import binascii
 import json
 import math
+import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -45,14 +73,54 @@ import numpy as np
 from simulators.company import Company, iso
 from simulators.server import Query, Reply, bearer_ok, first, spoil_first
 
-MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
+MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate",
+            "line_items": "hs_lastmodifieddate", "products": "hs_lastmodifieddate"}
 KINDS = tuple(MODIFIED)
-OWNERS = ["71001", "71002", "71003", "71004"]
+# The portal's users who own records: (id, first name, last name). Owner ids are what records'
+# `hubspot_owner_id` holds; `userId` is another number, which HubSpot refuses as an owner.
+OWNER_PEOPLE = [("71001", "Ana", "Ruiz"), ("71002", "Tomasz", "Nowak"), ("71003", "Grace", "Okafor"),
+                ("71004", "Liam", "Byrne")]
+OWNERS = [owner_id for owner_id, _, _ in OWNER_PEOPLE]
+OWNER_DOMAIN = "crm-team.example"
+OWNERS_MAX_LIMIT = 500
 LIFECYCLE = ["lead", "opportunity", "customer"]
-STAGES = ["appointmentscheduled", "qualifiedtobuy"]  # then closedwon or closedlost
 PURPOSES = ["renewal", "expansion", "new"]
-SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
-FIRST_ID = {"contacts": 1001, "companies": 900_001, "deals": 5_000_000}
+# Two deal pipelines, as a portal that added one has: HubSpot's default, whose stage ids are
+# words, and a renewals pipeline whose ids are numbers, as every pipeline a portal adds gets.
+# Only the stage metadata says which closed stage is won: renewals go to that pipeline.
+PIPELINES: list[dict[str, Any]] = [
+    {"id": "default", "label": "Sales Pipeline", "stages": [
+        ("appointmentscheduled", "Appointment scheduled", "false", "0.2"),
+        ("qualifiedtobuy", "Qualified to buy", "false", "0.4"),
+        ("closedwon", "Closed won", "true", "1.0"),
+        ("closedlost", "Closed lost", "true", "0.0")]},
+    {"id": "34567891", "label": "Renewals", "stages": [
+        ("91583228", "Renewal due", "false", "0.3"),
+        ("91583229", "Quote sent", "false", "0.7"),
+        ("91583231", "Renewed", "true", "1.0"),
+        ("91583232", "Churned", "true", "0.0")]},
+]
+OPEN_STAGES = 2  # each pipeline's first stages are open, then one won and one lost stage
+RENEWALS_PIPELINE = 1
+# The product library: (name, sku, category, price, billing period or None for one-off).
+PRODUCTS = [("Core licence", "CORE-1", "software", 4000, "P12M"),
+            ("Analytics add-on", "ANL-1", "software", 1500, "P12M"),
+            ("Onboarding package", "ONB-1", "services", 2500, None),
+            ("Training day", "TRN-1", "services", 900, None),
+            ("Premium support", "SUP-1", "support", 1200, "P12M"),
+            ("Hardware kit", "HW-1", "hardware", 3000, None)]
+# How often a line item sells each product: the core licence is in most deals, hardware in few,
+# so the cross-sell gaps a segment shows are not uniform noise.
+PRODUCT_WEIGHTS = [0.34, 0.16, 0.14, 0.1, 0.18, 0.08]
+LINE_ITEMS_PER_DEAL = [1, 1, 2, 2, 3]
+# A line item is added a minute after its deal is created and never edited.
+LINE_ITEM_DELAY_SECONDS = 60
+# The custom product property this portal keeps its product category in (HubSpot has none).
+CATEGORY_PROPERTY = "product_category"
+SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "line_items": "line_item",
+            "products": "product"}
+FIRST_ID = {"contacts": 1001, "companies": 900_001, "deals": 5_000_000, "line_items": 30_000_000,
+            "products": 140_001}
 
 NEVER = np.iinfo(np.int64).max
 MAX_UPDATES = 2
@@ -61,12 +129,54 @@ DEALS_PER_ORGANISATION = [0, 1, 1, 2, 3]
 # Edits come between an hour and a month after the previous version, most within days.
 EDIT_GAP_SECONDS = (3600, 30 * 86400)
 SEARCH_CACHE = 8
-_OPERATORS = {"EQ", "GT", "GTE", "LT", "LTE"}
+OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
+             "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
+# Operators that need `value`; BETWEEN needs `highValue` too, IN and NOT_IN need `values`.
+VALUED = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
+# The search guide's limits: more groups or filters is a VALIDATION_ERROR, a longer body a 400.
+MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS, MAX_SEARCH_BODY = 5, 6, 18, 3000
+DIRECTIONS = ("ASCENDING", "DESCENDING")
+ASSOCIATION_PAGE_SIZE = 500
+
+# The simulated portal's properties and their HubSpot types: a type decides how search compares
+# and sorts. `country` on companies exists in every portal but this company never fills it.
+PROPERTY_TYPES: dict[str, dict[str, str]] = {
+    "contacts": {"email": "string", "firstname": "string", "lastname": "string", "phone": "string",
+                 "country": "string", "hubspot_owner_id": "enumeration", "lifecyclestage": "enumeration"},
+    "companies": {"name": "string", "domain": "string", "country": "string", "annualrevenue": "number",
+                  "hubspot_owner_id": "enumeration"},
+    "deals": {"dealname": "string", "amount": "number", "dealstage": "enumeration", "pipeline": "enumeration",
+              "closedate": "datetime", "hubspot_owner_id": "enumeration"},
+    "line_items": {"name": "string", "hs_product_id": "number", "hs_sku": "string", "quantity": "number",
+                   "price": "number", "amount": "number", "hs_recurring_billing_period": "string"},
+    "products": {"name": "string", "hs_sku": "string", "price": "number", "hs_recurring_billing_period": "string",
+                 CATEGORY_PROPERTY: "enumeration"},
+}
+for _kind in KINDS:
+    PROPERTY_TYPES[_kind].update({"hs_object_id": "number", "createdate": "datetime", MODIFIED[_kind]: "datetime"})
+# What a read returns when it names no properties (the search guide's table; the list endpoint's
+# defaults are the same).
+DEFAULT_PROPERTIES = {
+    "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
+    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "deals": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
+              "pipeline"),
+    "line_items": ("amount", "createdate", "hs_lastmodifieddate", "hs_object_id", "price", "quantity"),
+    "products": ("createdate", "description", "hs_lastmodifieddate", "hs_object_id", "name", "price"),
+}
+# HubSpot-defined association type ids, as the official clients' AssociationType lists them.
+ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 1, ("companies", "contacts"): 2, ("deals", "contacts"): 3,
+                        ("contacts", "deals"): 4, ("deals", "companies"): 5, ("companies", "deals"): 6,
+                        ("deals", "line_items"): 19, ("line_items", "deals"): 20}
 
 
-def _error(status: int, category: str, message: str) -> Reply:
-    return Reply(status, {"status": "error", "message": message, "category": category,
-                          "correlationId": "00000000-0000-0000-0000-000000000000"})
+def _error(status: int, category: str, message: str, **extra: Any) -> Reply:
+    return Reply(status, {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
+                          "category": category, **extra})
+
+
+class SearchError(ValueError):
+    """A search request HubSpot would refuse: answered 400 with this message."""
 
 
 def _encode(row: int) -> str:
@@ -121,6 +231,8 @@ def _index(versions: np.ndarray, keys: np.ndarray, extra: dict[str, np.ndarray])
 def _build(company: Company, kind: str) -> _Index:
     if kind == "deals":
         return _build_deals(company)
+    if kind == "products":
+        return _build_products(company)
     rows = company.customers if kind == "contacts" else company.organisations
     draw = company.bulk("hubspot", kind)
     updates = draw.choice(UPDATES[kind], size=rows)
@@ -153,6 +265,49 @@ def _build_deals(company: Company) -> _Index:
         **{name: values.astype(np.int16) for name, values in small.items()}})
 
 
+def _build_products(company: Company) -> _Index:
+    # The library is set up before the company's first deal and left alone.
+    versions = np.full((len(PRODUCTS), 1 + MAX_UPDATES), NEVER, dtype=np.int64)
+    versions[:, 0] = company.start_epoch - 86400
+    return _index(versions, np.arange(len(PRODUCTS), dtype=np.int32), {})
+
+
+def _build_line_items(company: Company, deals: _Index) -> _Index:
+    draw = company.bulk("hubspot", "line_items")
+    counts = draw.choice(LINE_ITEMS_PER_DEAL, size=len(deals.keys))
+    deal = np.repeat(np.arange(len(deals.keys)), counts)
+    number = np.arange(len(deal)) - np.repeat(np.cumsum(counts) - counts, counts)
+    # The deal's amount split over its line items by weight, the last taking the rounding, so
+    # they add up to the deal's amount exactly.
+    weight = draw.integers(1, 4, size=len(deal))
+    starts = np.cumsum(counts) - counts
+    total_weight = np.add.reduceat(weight, starts)[np.repeat(np.arange(len(counts)), counts)]
+    deal_amount = deals.extra["amount"][deal].astype(np.int64) * 100
+    amount = deal_amount * weight // total_weight
+    last = np.cumsum(counts) - 1
+    amount[last] += deal_amount[last - counts + 1] - np.add.reduceat(amount, starts)
+    product = draw.choice(len(PRODUCTS), p=PRODUCT_WEIGHTS, size=len(deal))
+    versions = np.full((len(deal), 1 + MAX_UPDATES), NEVER, dtype=np.int64)
+    versions[:, 0] = np.minimum(deals.versions[deal, 0] + LINE_ITEM_DELAY_SECONDS, company.end_epoch - 1)
+    # Keys follow their deal's, so rows stay in id order and a deal's line items sit together.
+    keys = deals.keys[deal].astype(np.int64) * 4 + number
+    return _index(versions, keys.astype(np.int32), {
+        "deal": deal.astype(np.int32), "amount": amount.astype(np.int64), "product": product.astype(np.int8)})
+
+
+def pipeline_records(created: str) -> list[dict]:
+    """The deal pipelines as `GET /crm/v3/pipelines/deals` lists them (stage metadata values are strings)."""
+    return [{"id": pipeline["id"], "label": pipeline["label"], "displayOrder": order, "archived": False,
+             "createdAt": created, "updatedAt": created,
+             "stages": [{"id": stage_id, "label": label, "displayOrder": position,
+                         "metadata": {"isClosed": closed, "probability": probability},
+                         # HubSpot stamps the default pipeline's stages with epoch 0.
+                         "createdAt": "1970-01-01T00:00:00Z" if pipeline["id"] == "default" else created,
+                         "updatedAt": created, "archived": False, "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
+                        for position, (stage_id, label, closed, probability) in enumerate(pipeline["stages"])]}
+            for order, pipeline in enumerate(PIPELINES)]
+
+
 class _Objects(Mapping[str, dict]):
     """The records of one type as the API holds them at `as_of`, by id, in id order (for tests)."""
 
@@ -177,11 +332,12 @@ class HubSpotApi:
     name = "hubspot"
 
     def __init__(self, company: Company, token: str = "hs-demo-token", *, search_cap: int = 10_000,
-                 secondly_limit: int | None = None) -> None:
+                 secondly_limit: int | None = None, association_page_size: int = ASSOCIATION_PAGE_SIZE) -> None:
         self.company = company
         self.token = token
         self.search_cap = search_cap
         self.secondly_limit = secondly_limit
+        self.association_page_size = association_page_size
         self.as_of = company.end
         self._calls: list[float] = []
         self._lock = threading.RLock()
@@ -193,6 +349,14 @@ class HubSpotApi:
         self._touched: dict[str, dict[int, tuple[int, dict]]] = {kind: {} for kind in KINDS}
         self._generation = 0
         self.objects = {kind: _Objects(self, kind) for kind in KINDS}
+        # Settings a portal admin edits; tests change them in place (a stage's metadata, an owner's name).
+        self.pipelines = pipeline_records(_at(company.start_epoch - 86400))
+        self.owners = [{"id": owner_id, "email": f"{given.lower()}.{family.lower()}@{OWNER_DOMAIN}",
+                        "firstName": given, "lastName": family, "userId": 1_296_600 + number,
+                        "userIdIncludingInactive": 1_296_600 + number, "type": "PERSON", "teams": [],
+                        "createdAt": _at(company.start_epoch - 86400), "updatedAt": _at(company.start_epoch - 86400),
+                        "archived": False}
+                       for number, (owner_id, given, family) in enumerate(OWNER_PEOPLE)]
 
     # -- dataset ------------------------------------------------------------------------------
 
@@ -217,7 +381,8 @@ class HubSpotApi:
             raise KeyError(f"unknown object type {kind}")
         with self._lock:
             if kind not in self._indexes:
-                self._indexes[kind] = _build(self.company, kind)
+                self._indexes[kind] = _build_line_items(self.company, self._built("deals")) \
+                    if kind == "line_items" else _build(self.company, kind)
             return self._indexes[kind]
 
     def _id(self, kind: str, row: int) -> str:
@@ -289,19 +454,46 @@ class HubSpotApi:
         c, extra = self.company, self._built("deals").extra
         org, first_stage = int(extra["org"][row]), int(extra["first_stage"][row])
         stage = first_stage + version
-        closed = stage >= len(STAGES)
-        outcome = "closedwon" if extra["won"][row] else "closedlost"
+        closed = stage >= OPEN_STAGES
+        purpose = PURPOSES[extra["purpose"][row]]
+        pipeline = PIPELINES[RENEWALS_PIPELINE if purpose == "renewal" else 0]
+        stage_ids = [stage_id for stage_id, _, _, _ in pipeline["stages"]]
+        outcome = stage_ids[OPEN_STAGES] if extra["won"][row] else stage_ids[OPEN_STAGES + 1]
         return self._shell("deals", self._id("deals", row), versions, version, {
-            "dealname": f"{c.organisation_name(org)} — {PURPOSES[extra['purpose'][row]]}",
-            "amount": int(extra["amount"][row]) * 100, "dealstage": outcome if closed else STAGES[stage],
-            "pipeline": "default",
-            "closedate": _at(int(versions[len(STAGES) - first_stage])) if closed else None,
+            "dealname": f"{c.organisation_name(org)} — {purpose}",
+            "amount": int(extra["amount"][row]) * 100, "dealstage": outcome if closed else stage_ids[stage],
+            "pipeline": pipeline["id"],
+            "closedate": _at(int(versions[OPEN_STAGES - first_stage])) if closed else None,
             "hubspot_owner_id": OWNERS[extra["owner"][row]]})
+
+    def _line_items(self, row: int, versions: np.ndarray, version: int) -> dict:
+        extra = self._built("line_items").extra
+        name, sku, _, _, period = PRODUCTS[int(extra["product"][row])]
+        amount = int(extra["amount"][row])
+        return self._shell("line_items", self._id("line_items", row), versions, version, {
+            "name": name, "hs_product_id": self._id("products", int(extra["product"][row])), "hs_sku": sku,
+            "quantity": 1, "price": amount, "amount": amount, "hs_recurring_billing_period": period})
+
+    def _products(self, row: int, versions: np.ndarray, version: int) -> dict:
+        name, sku, category, price, period = PRODUCTS[row]
+        return self._shell("products", self._id("products", row), versions, version, {
+            "name": name, "hs_sku": sku, "price": price, "hs_recurring_billing_period": period,
+            CATEGORY_PROPERTY: category})
 
     def _links(self, kind: str, row: int, other: str) -> list[str]:
         """Ids of `other` records associated with the row, in id order."""
         c = self.company
         if kind == other or other not in KINDS:
+            return []
+        if "products" in (kind, other):
+            return []  # products cannot be associated; a line item names its product instead
+        if kind == "line_items":
+            return [self._id("deals", int(self._built("line_items").extra["deal"][row]))] if other == "deals" else []
+        if kind == "deals" and other == "line_items":
+            of_deal = self._built("line_items").extra["deal"]
+            rows = range(*np.searchsorted(of_deal, np.array([row, row + 1], dtype=of_deal.dtype)))
+            return [self._id("line_items", r) for r in rows]
+        if other == "line_items":
             return []
         if kind == "deals":
             extra = self._built("deals").extra
@@ -338,14 +530,52 @@ class HubSpotApi:
         try:
             if method == "GET" and parts[:3] == ["crm", "v3", "objects"] and len(parts) == 4:
                 return self._list(parts[3], query)
+            if method == "GET" and parts[:4] == ["crm", "v3", "pipelines", "deals"] and len(parts) <= 5:
+                return self._pipelines(parts[4] if len(parts) == 5 else None)
+            if method == "GET" and parts == ["crm", "v3", "owners"]:
+                return self._owners(query)
             if method == "POST" and parts[:3] == ["crm", "v3", "objects"] and parts[4:] == ["search"]:
                 limited = self._secondly_limited()
-                return limited or self._search(parts[3], json.loads(body or b"{}"))
+                return limited or self._search(parts[3], body)
             if method == "POST" and parts[:3] == ["crm", "v4", "associations"] and parts[5:] == ["batch", "read"]:
                 return self._associations(parts[3], parts[4], json.loads(body or b"{}"))
-        except (ValueError, KeyError) as exc:
-            return _error(400, "VALIDATION_ERROR", f"Invalid request: {exc}")
+        except SearchError as exc:
+            return _error(400, "VALIDATION_ERROR", str(exc))
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(400, "VALIDATION_ERROR", f"Invalid input: {exc}")
         return _error(404, "OBJECT_NOT_FOUND", f"{method} {path} is not a CRM endpoint")
+
+    def _pipelines(self, pipeline_id: str | None) -> Reply:
+        # The vendor's collection has no paging: every pipeline comes in one answer.
+        live = [p for p in self.pipelines if not p.get("archived")]
+        if pipeline_id is None:
+            return Reply(200, {"results": json.loads(json.dumps(live))})
+        found = next((p for p in live if p["id"] == pipeline_id), None)
+        if found is None:
+            return _error(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id} for object type deals")
+        return Reply(200, json.loads(json.dumps(found)))
+
+    def _owners(self, query: Query) -> Reply:
+        limit = int(first(query, "limit", "100"))
+        if not 1 <= limit <= OWNERS_MAX_LIMIT:
+            return _error(400, "VALIDATION_ERROR", f"limit: Must be less than or equal to {OWNERS_MAX_LIMIT}")
+        archived = (first(query, "archived") or "false").lower() == "true"
+        wanted = [o for o in self.owners if bool(o.get("archived")) == archived]
+        after = first(query, "after")
+        begin = _decode(after) if after else 0
+        reply: dict[str, Any] = {"results": json.loads(json.dumps(wanted[begin:begin + limit]))}
+        if begin + limit < len(wanted):
+            token = _encode(begin + limit)
+            reply["paging"] = {"next": {"after": token, "link": f"?after={token}"}}
+        return Reply(200, reply)
+
+    def _project(self, kind: str, record: dict, wanted: list[str] | None) -> dict:
+        """Keep the properties a read asked for (HubSpot always adds three), or the defaults."""
+        names = set(DEFAULT_PROPERTIES[kind]) if not wanted else {"hs_object_id", "createdate", MODIFIED[kind],
+                                                                   *wanted}
+        values, known = record["properties"], PROPERTY_TYPES[kind]
+        record["properties"] = {name: values.get(name) for name in sorted(names) if name in values or name in known}
+        return record
 
     def _inline(self, kind: str, record: dict, row: int, wanted: list[str]) -> dict:
         blocks = {}
@@ -361,69 +591,126 @@ class HubSpotApi:
         if not 1 <= limit <= 100:
             return _error(400, "VALIDATION_ERROR", "limit must be between 1 and 100")
         after = first(query, "after")
-        wanted = [w for w in (first(query, "associations") or "").split(",") if w]
-        visible = self._visible(kind)
+        wanted = list(dict.fromkeys(_listed(query, "associations") or []))
+        properties = _listed(query, "properties")
+        # Nothing is ever archived here, so asking for archived records finds none.
+        archived = (first(query, "archived") or "false").lower() == "true"
+        visible = self._visible(kind)[:0] if archived else self._visible(kind)
         # `after` names the first row of the next page, so it stays valid while records are added.
         begin = int(np.searchsorted(visible, _decode(after))) if after else 0
         rows = visible[begin:begin + limit]
-        page = [self._inline(kind, self._record(kind, int(r)), int(r), wanted) for r in rows]
+        page = [self._inline(kind, self._project(kind, self._record(kind, int(r)), properties), int(r), wanted)
+                for r in rows]
         reply: dict[str, Any] = {"results": page}
         if begin + limit < len(visible):
             token = _encode(int(visible[begin + limit]))
             reply["paging"] = {"next": {"after": token, "link": f"?after={token}"}}
         return Reply(200, reply)
 
-    def _search(self, kind: str, request: dict) -> Reply:
-        limit = int(request.get("limit", 10))
+    def _search(self, kind: str, body: bytes) -> Reply:
+        text = body.decode() if body else "{}"
+        if len(text) > MAX_SEARCH_BODY:
+            raise SearchError(f"The request body has {len(text)} characters; a search accepts at most "
+                              f"{MAX_SEARCH_BODY}.")
+        request = json.loads(text)
+        if not isinstance(request, dict):
+            raise SearchError("The request body must be a JSON object.")
+        self._built(kind)
+        limit = int(request.get("limit") if request.get("limit") is not None else 10)
         if not 1 <= limit <= 200:
             return _error(400, "VALIDATION_ERROR", "limit must be between 1 and 200")
-        offset = int(request.get("after") or 0)
+        offset = _offset(request.get("after"))
+        groups = _filter_groups(request.get("filterGroups"), kind)
+        sort = _sort_rule(request.get("sorts"))
+        properties = request.get("properties")
+        if properties is not None and not (isinstance(properties, list)
+                                           and all(isinstance(name, str) for name in properties)):
+            raise SearchError("properties must be a list of property names.")
         if offset + limit > self.search_cap:
             return _error(400, "VALIDATION_ERROR",
                           f"There was a problem with the request. Paging beyond {self.search_cap} results "
                           "is not supported.")
-        found = self._found(kind, request.get("filterGroups") or [{"filters": []}])
-        page = [self._record(kind, int(r)) for r in found[offset:offset + limit]]
+        found = self._found(kind, groups, sort)
+        page = [self._project(kind, self._record(kind, int(r)), properties) for r in found[offset:offset + limit]]
         reply: dict[str, Any] = {"total": len(found), "results": page}
         if offset + limit < len(found):
             reply["paging"] = {"next": {"after": str(offset + limit), "link": f"?after={offset + limit}"}}
         return Reply(200, reply)
 
-    def _found(self, kind: str, groups: list[dict]) -> np.ndarray:
-        """Rows matching any filter group, ascending; cached so that paging through them stays cheap."""
-        self._built(kind)
-        key = (kind, json.dumps(groups, sort_keys=True), self._moment(), self._generation)
+    def _found(self, kind: str, groups: list[list[dict]], sort: tuple[str, bool] | None) -> np.ndarray:
+        """Rows matching any filter group, in the search's order; cached so that paging through them stays cheap."""
+        key = (kind, json.dumps(groups, sort_keys=True), json.dumps(sort), self._moment(), self._generation)
         with self._lock:
             if key in self._searches:
                 self._searches.move_to_end(key)
                 return self._searches[key]
-        found = np.unique(np.concatenate([self._group(kind, g.get("filters", [])) for g in groups]))
+        found = np.unique(np.concatenate([self._group(kind, filters) for filters in groups]))
+        found = self._sorted(kind, found, sort)
         with self._lock:
             self._searches[key] = found
             while len(self._searches) > SEARCH_CACHE:
                 self._searches.popitem(last=False)
         return found
 
+    def _indexed(self, kind: str) -> set[str]:
+        return {"hs_object_id", "createdate", MODIFIED[kind]}
+
     def _group(self, kind: str, filters: list[dict]) -> np.ndarray:
         """Rows matching every filter of one group."""
-        modified = [f for f in filters if f["propertyName"] == MODIFIED[kind]]
-        by_id = [f for f in filters if f["propertyName"] == "hs_object_id"]
-        others = [f for f in filters if f not in modified and f not in by_id]
-        for flt in filters:
-            if flt["operator"] not in _OPERATORS:
-                raise ValueError(f"operator {flt['operator']} is not supported by this simulator")
-        low, high = _seconds(modified)
-        rows = self._modified_between(kind, low, high) if modified else self._visible(kind)
-        if by_id:
-            ids = FIRST_ID[kind] + self._built(kind).keys[rows].astype(np.int64)
+        # Filters the index can answer go first, narrowing what the rest must regenerate.
+        indexed = self._indexed(kind)
+        answerable = [f["propertyName"] in indexed and "TOKEN" not in f["operator"] for f in filters]
+        fast = [f for f, yes in zip(filters, answerable, strict=True) if yes]
+        slow = [f for f, yes in zip(filters, answerable, strict=True) if not yes]
+        low, high = _seconds([f for f in fast if f["propertyName"] == MODIFIED[kind]])
+        bounded = (low, high) != (-NEVER, NEVER)
+        rows = self._modified_between(kind, low, high) if bounded else self._visible(kind)
+        if fast:
             keep = np.ones(len(rows), dtype=bool)
-            for flt in by_id:
-                keep &= _compare(ids, flt["operator"], int(flt["value"]))
+            for flt in fast:
+                keep &= _compare_numbers(self._numbers(kind, flt["propertyName"], rows), flt,
+                                         PROPERTY_TYPES[kind][flt["propertyName"]])
             rows = rows[keep]
-        if others:
-            rows = np.array([r for r in rows if all(_matches(self._record(kind, int(r)), f) for f in others)],
+        if slow:
+            rows = np.array([r for r in rows if all(_matches(kind, self._record(kind, int(r)), f) for f in slow)],
                             dtype=np.int64)
-        return rows
+        return rows.astype(np.int64)
+
+    def _numbers(self, kind: str, prop: str, rows: np.ndarray) -> np.ndarray:
+        """An indexed property of each row as a number: the id, or a date in epoch milliseconds."""
+        index = self._built(kind)
+        if prop == "hs_object_id":
+            return FIRST_ID[kind] + index.keys[rows].astype(np.int64)
+        if prop == "createdate":
+            return index.versions[rows, 0] * 1000
+        moment = self._moment()
+        versions = index.versions[rows]
+        modified = np.where(versions < moment, versions, -NEVER).max(axis=1)
+        active = sorted((row, at) for row, (at, _) in self._touched[kind].items() if at < moment)
+        if active and len(rows):
+            touched_rows = np.array([row for row, _ in active], dtype=np.int64)
+            touched_at = np.array([at for _, at in active], dtype=np.int64)
+            where = np.minimum(np.searchsorted(touched_rows, rows), len(active) - 1)
+            hit = touched_rows[where] == rows
+            modified[hit] = touched_at[where[hit]]
+        return modified * 1000
+
+    def _sorted(self, kind: str, rows: np.ndarray, sort: tuple[str, bool] | None) -> np.ndarray:
+        # Without a sorting rule HubSpot returns the oldest created first.
+        prop, descending = sort or ("createdate", False)
+        if prop in self._indexed(kind):
+            keys = self._numbers(kind, prop, rows)
+            return rows[np.lexsort((rows, -keys if descending else keys))]
+        kind_type = PROPERTY_TYPES[kind].get(prop, "string")
+        valued, empty = [], []
+        for row in rows:  # already in id order, which the stable sort keeps among equal values
+            raw = self._record(kind, int(row))["properties"].get(prop)
+            if raw is None or raw == "":
+                empty.append(int(row))
+            else:
+                valued.append((_comparable(kind_type, raw), int(row)))
+        valued.sort(key=lambda pair: pair[0], reverse=descending)
+        return np.array([row for _, row in valued] + empty, dtype=np.int64)
 
     def _modified_between(self, kind: str, low: int, high: int) -> np.ndarray:
         """Rows whose version at `as_of` was made in [low, high] (epoch seconds, both inclusive)."""
@@ -440,14 +727,23 @@ class HubSpotApi:
         return rows.astype(np.int64)
 
     def _associations(self, source: str, target: str, request: dict) -> Reply:
+        self._built(source), self._built(target)
+        type_id = ASSOCIATION_TYPE_IDS.get((source, target), 1)
         results = []
         for item in request.get("inputs", []):
-            row = self._row(source, str(item["id"]))
+            object_id = str(item["id"])
+            row = self._row(source, object_id)
             ids = self._links(source, row, target) if row is not None else []
-            if ids:
-                results.append({"from": {"id": str(item["id"])}, "to": [
+            begin = _decode(item["after"]) if item.get("after") else 0
+            end = begin + self.association_page_size
+            if ids[begin:end]:
+                result: dict[str, Any] = {"from": {"id": object_id}, "to": [
                     {"toObjectId": int(i), "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]} for i in ids]})
+                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for i in ids[begin:end]]}
+                # The vendor sends `paging` only when the record has more associations than this page.
+                if end < len(ids):
+                    result["paging"] = {"next": {"after": _encode(end)}}
+                results.append(result)
         return Reply(200, {"status": "COMPLETE", "results": results, "startedAt": iso(self.company.end),
                            "completedAt": iso(self.company.end)})
 
@@ -463,8 +759,9 @@ class HubSpotApi:
                            "X-HubSpot-RateLimit-Secondly-Remaining": "0"}
                 if len(self._calls) % 2 == 0:
                     headers["Retry-After"] = "1"
-                return Reply(429, {"status": "error", "message": "You have reached your secondly limit.",
-                                   "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}, headers)
+                refused = _error(429, "RATE_LIMITS", "You have reached your secondly limit.",
+                                 errorType="RATE_LIMIT", policyName="SECONDLY", requestId=str(uuid.uuid4()))
+                return Reply(429, refused.body, headers)
             self._calls.append(now)
         return None
 
@@ -472,31 +769,163 @@ class HubSpotApi:
         spoil_first(body, "results", "id")
 
 
+def _listed(query: Query, name: str) -> list[str] | None:
+    """A query parameter's names, whether repeated (`a=x&a=y`) or comma-separated (`a=x,y`)."""
+    if name not in query:
+        return None
+    return [part.strip() for value in query[name] for part in value.split(",") if part.strip()]
+
+
+def _offset(after: Any) -> int:
+    if after is None or after == "":
+        return 0
+    try:
+        offset = int(after)
+    except (TypeError, ValueError):
+        raise SearchError(f"after must be an integer, not {after!r}.") from None
+    if offset < 0:
+        raise SearchError(f"after must not be negative, not {after!r}.")
+    return offset
+
+
+def _filter_groups(groups: Any, kind: str) -> list[list[dict]]:
+    """The request's filter groups, checked the way HubSpot checks them; no group matches everything."""
+    if not groups:
+        return [[]]
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("filters", []), list)
+                                               for g in groups):
+        raise SearchError("filterGroups must be a list of objects, each with a list of filters.")
+    filters = [g.get("filters", []) for g in groups]
+    if len(groups) > MAX_GROUPS or any(len(f) > MAX_FILTERS_PER_GROUP for f in filters) \
+            or sum(map(len, filters)) > MAX_FILTERS:
+        raise SearchError(f"Too many filters: a search takes at most {MAX_GROUPS} filterGroups of at most "
+                          f"{MAX_FILTERS_PER_GROUP} filters each, {MAX_FILTERS} filters in all.")
+    for flt in (flt for group in filters for flt in group):
+        _check_filter(flt, kind)
+    return filters
+
+
+def _check_filter(flt: Any, kind: str) -> None:
+    if not isinstance(flt, dict) or not isinstance(flt.get("propertyName"), str) or "operator" not in flt:
+        raise SearchError("Invalid input JSON: a filter needs a propertyName and an operator.")
+    op = flt["operator"]
+    if op not in OPERATORS:
+        raise SearchError(f"Invalid input JSON: Cannot deserialize value of type `FilterOperator` from String "
+                          f"{json.dumps(op)}: not one of the values accepted: [{', '.join(OPERATORS)}]")
+    if op in VALUED and flt.get("value") is None:
+        raise SearchError(f"The filter on {flt['propertyName']} with operator {op} needs a value.")
+    if op == "BETWEEN" and flt.get("highValue") is None:
+        raise SearchError(f"The filter on {flt['propertyName']} with operator BETWEEN needs a highValue.")
+    if op in ("IN", "NOT_IN") and not isinstance(flt.get("values"), list):
+        raise SearchError(f"The filter on {flt['propertyName']} with operator {op} needs a list of values.")
+    # A value that cannot be read as the property's type is refused now, not while matching.
+    kind_type = PROPERTY_TYPES[kind].get(flt["propertyName"], "string")
+    for value in [flt.get("value"), flt.get("highValue"), *(flt.get("values") or [])]:
+        if value is not None and "TOKEN" not in op:
+            _comparable(kind_type, value)
+
+
+def _sort_rule(sorts: Any) -> tuple[str, bool] | None:
+    """The one sorting rule as (property, descending), or None for HubSpot's default order."""
+    if not sorts:
+        return None
+    if not isinstance(sorts, list) or len(sorts) > 1:
+        raise SearchError("Only one sorting rule can be applied to a search.")
+    rule = sorts[0]
+    if not isinstance(rule, dict) or not isinstance(rule.get("propertyName"), str):
+        raise SearchError("A sorting rule needs a propertyName (and optionally a direction).")
+    direction = rule.get("direction", "ASCENDING")
+    if direction not in DIRECTIONS:
+        raise SearchError(f"A sorting rule's direction is ASCENDING or DESCENDING, not {direction!r}.")
+    return rule["propertyName"], direction == "DESCENDING"
+
+
+def _epoch_ms(value: Any) -> int:
+    """A date filter value or property as epoch milliseconds: digits as they are, else ISO 8601."""
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _comparable(kind_type: str, value: Any) -> Any:
+    """A value in the form its property type compares in: numbers, dates in ms, text folded unless an enumeration."""
+    if kind_type == "number":
+        return float(value)
+    if kind_type == "datetime":
+        return _epoch_ms(value)
+    if kind_type == "enumeration":
+        return str(value)
+    return str(value).casefold()
+
+
 def _seconds(filters: list[dict]) -> tuple[int, int]:
-    """Millisecond bounds on a modified date as an inclusive range of whole seconds."""
+    """Millisecond bounds on a modified date as an inclusive range of whole seconds (for the index)."""
     low, high = -NEVER, NEVER
     for flt in filters:
-        op, value = flt["operator"], int(flt["value"])
+        op = flt["operator"]
+        if op not in ("EQ", "GT", "GTE", "LT", "LTE", "BETWEEN"):
+            continue
+        value = _epoch_ms(flt["value"])
         ceiling, floor = -(-value // 1000), value // 1000
-        if op in ("GTE", "EQ"):
+        if op in ("GTE", "EQ", "BETWEEN"):
             low = max(low, ceiling)
         if op == "GT":
             low = max(low, floor + 1)
         if op in ("LTE", "EQ"):
             high = min(high, floor)
+        if op == "BETWEEN":
+            high = min(high, _epoch_ms(flt["highValue"]) // 1000)
         if op == "LT":
             high = min(high, ceiling - 1)
     return low, high
 
 
-def _compare(left: np.ndarray, op: str, right: int) -> np.ndarray:
-    return {"EQ": left == right, "GT": left > right, "GTE": left >= right,
-            "LT": left < right, "LTE": left <= right}[op]
+_ORDER = {"EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b, "LT": lambda a, b: a < b,
+          "LTE": lambda a, b: a <= b, "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b}
 
 
-def _matches(record: dict, flt: dict) -> bool:
-    left, right = record["properties"].get(flt["propertyName"]), flt.get("value")
-    if left is None or right is None:
-        return False
-    return {"EQ": left == right, "GT": left > right, "GTE": left >= right,
-            "LT": left < right, "LTE": left <= right}[flt["operator"]]
+def _compare_numbers(left: np.ndarray, flt: dict, kind_type: str) -> np.ndarray:
+    """One filter over an indexed property, which every record has."""
+    op = flt["operator"]
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return np.full(len(left), op == "HAS_PROPERTY")
+    if op in ("IN", "NOT_IN"):
+        listed = np.isin(left, [_comparable(kind_type, v) for v in flt["values"]])
+        return listed if op == "IN" else ~listed
+    right = _comparable(kind_type, flt["value"])
+    if op == "BETWEEN":
+        return (left >= right) & (left <= _comparable(kind_type, flt["highValue"]))
+    return _ORDER[op](left, right)
+
+
+def _tokens_match(text: str, pattern: str) -> bool:
+    """CONTAINS_TOKEN: a word, a run of letters and digits, or the whole value matches; `*` is a wildcard."""
+    text, wanted = text.casefold(), re.compile(".*".join(map(re.escape, pattern.casefold().split("*"))))
+    tokens = {text, *text.split(), *re.findall(r"[^\W_]+", text)}
+    return any(wanted.fullmatch(token) for token in tokens)
+
+
+def _matches(kind: str, record: dict, flt: dict) -> bool:
+    """One filter against a regenerated record."""
+    prop, op = flt["propertyName"], flt["operator"]
+    raw = record["properties"].get(prop)
+    present = raw is not None and raw != ""
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return present == (op == "HAS_PROPERTY")
+    negative = op in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN")
+    if not present:
+        return negative
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        return _tokens_match(str(raw), str(flt["value"])) != negative
+    kind_type = PROPERTY_TYPES[kind].get(prop, "string")
+    left = _comparable(kind_type, raw)
+    if op in ("IN", "NOT_IN"):
+        # The search guide: on a string property the listed values must be lowercase to match.
+        listed = {str(v) for v in flt["values"]} if kind_type == "string" else \
+            {_comparable(kind_type, v) for v in flt["values"]}
+        return (left in listed) != negative
+    right = _comparable(kind_type, flt["value"])
+    if op == "BETWEEN":
+        return right <= left <= _comparable(kind_type, flt["highValue"])
+    return _ORDER[op](left, right)

@@ -6,6 +6,7 @@ Used by `make demo` and the tests only; production code paths never import it.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import struct
 import threading
@@ -44,9 +45,10 @@ FaultKind = Literal["status", "reset", "slow", "malformed_page", "malformed_reco
 class Fault:
     """What to do instead of (or to) the next matching reply.
 
-    status: answer `status` (429 carries `retry_after` as `Retry-After`); reset: drop the TCP
-    connection with no answer; slow: wait `delay` seconds first; malformed_page: a body that is
-    not JSON; malformed_record: a normal page with one record spoiled by the API.
+    status: answer `status` (429 carries `retry_after` as `Retry-After`, in whole seconds rounded
+    up as the vendors send it, so 0.05 is sent as 1); reset: drop the TCP connection with no
+    answer; slow: wait `delay` seconds first; malformed_page: a body that is not JSON;
+    malformed_record: a normal page with one record spoiled by the API.
     Scripted by the test: reply: answer `reply` as it is (its own `Date` header replaces the
     server's); edit: answer what `edit` makes of the API's reply; hold: wait until the test sets
     `release` (at most `delay` seconds when it is above 0), then answer normally. `reached` is
@@ -169,7 +171,8 @@ def _handler_for(sim: Simulator) -> Callable[..., BaseHTTPRequestHandler]:
             if fault and fault.kind == "hold" and fault.release is not None:
                 fault.release.wait(fault.delay or None)
             if fault and fault.kind == "status":
-                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                # Whole seconds, rounded up, as the vendors send it: official clients int() the header.
+                headers = {"Retry-After": str(math.ceil(fault.retry_after))} if fault.retry_after is not None else {}
                 reply = Reply(fault.status, {"error": f"simulated {fault.status}"}, headers)
             elif fault and fault.kind == "reply" and fault.reply is not None:
                 reply = fault.reply

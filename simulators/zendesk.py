@@ -1,25 +1,58 @@
 """Zendesk Support API simulator (docs/api-protocols.md §2).
 
-One Zendesk account over the shared `Company`, behind HTTP Basic auth with user
-`"{email}/token"` and the API token as password (401 `{"error": "Couldn't authenticate you"}`
-otherwise). Endpoints, as documented:
+One Zendesk account over the shared `Company`. Credentials, as Zendesk takes them:
+- HTTP Basic with user `"{email}/token"` and the API token as password. An API token belongs to
+  the account, so it authenticates whichever of the account's users the email names: the admin
+  (`email`) or a non-admin agent (`agent_emails`).
+- `Authorization: Bearer <oauth_token>`, an OAuth access token an admin granted.
+- Anything else is 401 `{"error": "Couldn't authenticate you"}`, Basic with an email and a
+  password included: Zendesk has retired password access to the API, and this account is one
+  with API tokens only.
+The exports and the ratings list are for admins: an agent gets 403 `{"error": "Forbidden",
+"description": ...}`. Every other refusal is `{"error": <code>, "description": <text>}`.
 
-- `GET /api/v2/incremental/{tickets,users}/cursor.json`: the first request needs `start_time`
+Endpoints, as documented (each with or without `.json`):
+
+- `GET /api/v2/incremental/{tickets,users}/cursor`: the first request needs `start_time`
   (Unix seconds, at least one minute in the past, else 400), later ones `cursor=<after_cursor>`
-  alone; `per_page` defaults to 1000. The answer is `tickets[]`/`users[]` with `after_cursor`,
-  `after_url`, `before_cursor`, `before_url` and `end_of_stream`. Each record appears once, in
-  its latest version, ordered by `generated_timestamp` (users: `updated_at`) then id, and is
-  included when that time is >= start_time; the most recent minute is never served. The cursor
-  encodes a position in that order, so it stays valid while records change.
-  `include=metric_sets` on the ticket export sideloads each ticket's metric set: a top-level
-  `metric_sets[]` beside `tickets[]`, one per ticket of the page, in the same order, shaped as
-  the ticket metrics list serves them.
+  alone; `per_page` is 1-1000 and defaults to 1000. The answer is `tickets[]`/`users[]` with
+  `after_cursor`, `after_url`, `before_cursor`, `before_url` and `end_of_stream`. Each record
+  appears once, in its latest version, ordered by `generated_timestamp` (users: `updated_at`)
+  then id, and is included when that time is >= start_time; the most recent minute is never
+  served. The cursor encodes a position in that order, so it stays valid while records change.
+- `GET /api/v2/incremental/{tickets,users}?start_time=`: the time-based variant of the same
+  export, in the same order: `tickets[]`/`users[]` with `count`, `end_time` (the last second on
+  the page), `next_page` (the same request from `start_time=end_time`) and `end_of_stream`. A
+  page never splits a second: it holds every record of its last second, so it may run past
+  `per_page`, and the next page serves that second again (Zendesk's documented duplicates).
+- On both ticket exports `include=metric_sets` sideloads each ticket's metric set: a top-level
+  `metric_sets[]` beside `tickets[]` (the side-loading rule: a top-level array under the
+  resource's key), one per ticket of the page, in the same order, shaped as the ticket metrics
+  list serves them. `support_type_scope` is `agent` (the default), `all` or `ai_agent`; every
+  ticket here is an agent's, so `ai_agent` serves none. `exclude_deleted` is accepted and
+  changes nothing: no ticket here is ever deleted.
 - `GET /api/v2/ticket_metrics[.json]` and `GET /api/v2/satisfaction_ratings[.json]`: the cursor
   envelope (`page[size]` 1-100, `page[after]`/`page[before]`; `meta {has_more, after_cursor,
   before_cursor}`, `links {next, prev}`), or offset pagination (`page`, `per_page`, `next_page`,
   400 past the first 10,000 records) when `page[size]` is absent. Metrics come newest created
   first with no filter; ratings accept `start_time`/`end_time` (Unix seconds on `created_at`)
   and `score`.
+- `GET /api/v2/slas/policies[.json]` (admins): `{sla_policies[], count, next_page, previous_page}`,
+  one page, the account's two policies (SLA_POLICIES), each with `filter{all[], any[]}` and
+  `policy_metrics[]` of `{priority, metric, target, target_in_seconds, business_hours}`.
+- `GET /api/v2/incremental/ticket_metric_events[.json]?start_time=` (admins): the time-based
+  export of metric events, chronological (then by id), `{ticket_metric_events[], count, end_time,
+  next_page}`, a page never splitting a second as the other time-based exports. Each event is
+  `{id, ticket_id, metric, instance_id, type, time, deleted}`, plus `sla` on `apply_sla` and
+  `status{calendar, business}` on `update_status`. They follow each ticket's timeline: at creation
+  `activate` for reply_time, resolution_time, agent_work_time and requester_wait_time and
+  `apply_sla` for each target the ticket's policy sets (first_reply_time as reply_time,
+  total_resolution_time as resolution_time; the first policy, by position, matching its
+  priority); the first reply fulfils reply_time (with its `update_status`); pending pauses the
+  two wait clocks, the requester's reply or a reopen activates them again (a reopen resolution
+  time too); a solve fulfils resolution_time (with `update_status`) and the two wait clocks.
+  A target missed gives a `breach` at the moment it was missed (in business minutes when the
+  policy says so); it is served once that moment has passed, and stays, even after the fulfil.
 - Optionally (`incremental_per_minute`), the incremental endpoints allow that many requests per
   `rate_window_seconds` and answer 429 with `Retry-After`, `X-Rate-Limit` and
   `X-Rate-Limit-Remaining`; off by default.
@@ -27,13 +60,16 @@ otherwise). Endpoints, as documented:
 Where the documentation is silent, this simulator decides, and a client must not lean on more:
 - `end_of_stream` is true when a page comes back short of `per_page`, so an export whose size is
   a multiple of `per_page` ends with an empty page. `after_cursor` is always set, as in the
-  official example; with no records it keeps the position asked for. `after_url` and
-  `before_url` carry `per_page` and `include` when the request did.
+  official example; with no records it keeps the position asked for. `after_url`,
+  `before_url` and `next_page` repeat `per_page`, `include`, `exclude_deleted` and
+  `support_type_scope` when the request sent them.
 - `meta.has_more` looks ahead: it is false on the last page with records.
 - The ratings list serves received ratings (good/bad) ordered by id, i.e. by creation;
   `start_time` and `end_time` are both inclusive.
-- `per_page` of the exports is capped at 1000. `Retry-After` is fractional seconds, rounded up
-  to 0.01 s, so tests can use tiny rate windows; Zendesk sends whole seconds.
+- `Retry-After` is whole seconds, as Zendesk sends it (official clients call int() on it):
+  the wait rounded up, so a window of a fraction of a second still answers 1.
+- A time-based page whose records all share one second ends at the next second (`end_time`
+  one past it): served again from that second, it would repeat forever.
 - Agents (assignees) and organisations are referenced by id but not served as users.
 - A spoiled page (`spoil_record`) loses the id of the first record of each of its arrays, so a
   sideloaded metric set is spoiled along with its ticket.
@@ -55,6 +91,10 @@ last few moments asked), and a page regenerates only its own records from the in
 `company.person()`. So memory grows by bytes, not dicts, per record, and a page costs what its
 own records cost. Ticket ids are dealt in creation order across all tickets, so the index is
 built whole, on the first request (about a minute of CPU per million customers), not at start-up.
+Metric events are never made to be sorted: on their first request numpy counts, places and
+numbers every ticket's events from the index's arrays (`_MetricEventKeys`, a few seconds and 8
+bytes an event, about 180 MB at a million customers), once for every moment, since the events
+visible at a moment are a prefix of them all; a page makes only its own tickets' events.
 """
 
 from __future__ import annotations
@@ -76,13 +116,19 @@ from random import Random
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+import numpy as np
+
 from simulators.company import VERBATIMS, Company, Person
 from simulators.server import Query, Reply, first, spoil_first
 
 DEFAULT_EMAIL = "agent@cxloop.example"
 DEFAULT_TOKEN = "zd-demo-token"
+DEFAULT_OAUTH_TOKEN = "zd-demo-oauth-token"
+# A non-admin agent of the account: the same API token authenticates it, and admin-only endpoints refuse it.
+DEFAULT_AGENT_EMAIL = "light-agent@cxloop.example"
+SUPPORT_TYPE_SCOPES = ("agent", "all", "ai_agent")
 ACCOUNT_URL = "https://cxloop.zendesk.com"
-RESOURCES = ("tickets", "users", "ticket_metrics", "satisfaction_ratings")
+RESOURCES = ("tickets", "users", "ticket_metrics", "satisfaction_ratings", "sla_policies", "ticket_metric_events")
 SIDELOADS = ("metric_sets",)
 
 EXPORT_MAX_PER_PAGE = 1000
@@ -105,6 +151,9 @@ GROUP_IDS = (20_000_001, 20_000_002)
 FIRST_TICKET_ID = 10_001
 FIRST_METRIC_ID = 40_000_001
 FIRST_RATING_ID = 80_000_001
+FIRST_METRIC_EVENT_ID = 900_000_000_001
+# Metric event numbers a ticket may use: its timeline makes fewer than this many events.
+EVENTS_PER_TICKET = 64
 ORGANISATION_BASE = 360_000_000
 # Zendesk's default satisfaction reasons for a bad rating (code, text).
 BAD_REASONS = [(5, "The issue took too long to resolve"), (6, "The issue was not resolved"),
@@ -121,7 +170,9 @@ _KIND_CODES = {kind: code for code, kind in enumerate(EVENT_KINDS)}
 _RATING_KINDS = frozenset({"rated", "rating_changed"})
 _SURVEY_KINDS = frozenset({"offered", *_RATING_KINDS})
 
-_EXPORT_PATH = re.compile(r"^/api/v2/incremental/(?P<resource>tickets|users)/cursor\.json$")
+_EXPORT_PATH = re.compile(r"^/api/v2/incremental/(?P<resource>tickets|users)(?P<cursor>/cursor)?(?:\.json)?$")
+_METRIC_EVENTS_PATH = re.compile(r"^/api/v2/incremental/ticket_metric_events(?:\.json)?$")
+_SLA_POLICIES_PATH = re.compile(r"^/api/v2/slas/policies(?:\.json)?$")
 _LIST_PATH = re.compile(r"^/api/v2/(?P<resource>ticket_metrics|satisfaction_ratings)(?:\.json)?$")
 _CLAUSE = re.compile(r"[,，،.。]")
 # Sort keys packed into one int, (time, handle) -> time * _SPAN + handle, sort fastest as plain ints.
@@ -153,6 +204,155 @@ def business_minutes(start: int, end: int) -> int:
             opens = day * 86400 + 9 * 3600
             seconds += max(0, min(end, opens + 8 * 3600) - max(start, opens))
     return seconds // 60
+
+
+def add_business_minutes(start: int, minutes: int) -> int:
+    """The moment `minutes` business minutes (Monday-Friday 09:00-17:00 UTC) after `start`."""
+    left, day, moment = minutes * 60, start // 86400, start
+    while True:
+        if (day + 3) % 7 < 5:
+            opens, closes = day * 86400 + 9 * 3600, day * 86400 + 17 * 3600
+            begin = max(moment, opens)
+            if begin < closes:
+                if begin + left <= closes:
+                    return begin + left
+                left -= closes - begin
+        day += 1
+        moment = day * 86400
+
+
+_BUSINESS_DAY = 8 * 3600
+_OPENS = 9 * 3600
+# Unix day 0 was a Thursday: counted from Monday 1969-12-29, weeks start on a Monday.
+_TO_MONDAY = 3
+
+
+def add_business_seconds_array(start: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """`add_business_minutes` for many starts at once, with the target in seconds (each > 0).
+
+    The index computes a deadline per ticket: one Python loop per ticket costs seconds at a million.
+    Through business seconds counted from a Monday: the deadline is the first moment by which that
+    count reaches the start's count plus the target, the same moment the day-by-day walk finds.
+    """
+    day = start // 86400 + _TO_MONDAY
+    weekday = day % 7
+    into_day = np.where(weekday < 5, np.clip(start % 86400 - _OPENS, 0, _BUSINESS_DAY), 0)
+    target = (day // 7) * 5 * _BUSINESS_DAY + np.minimum(weekday, 5) * _BUSINESS_DAY + into_day + seconds
+    # The business day holding the target's last second: a target at 17:00 sharp ends that day, not the next.
+    business_day = (target - 1) // _BUSINESS_DAY
+    within = target - business_day * _BUSINESS_DAY
+    calendar_day = business_day // 5 * 7 + business_day % 5 - _TO_MONDAY
+    return calendar_day * 86400 + _OPENS + within
+
+
+# The account's SLA policies, first match by position; targets in minutes.
+SLA_POLICIES = (
+    {"id": 360_000_001, "title": "Urgent and high", "description": "Tickets that cannot wait", "position": 1,
+     "filter": {"all": [{"field": "priority", "operator": "includes", "value": ["urgent", "high"]}], "any": []},
+     "policy_metrics": [
+         {"priority": "urgent", "metric": "first_reply_time", "target": 60, "business_hours": False},
+         {"priority": "urgent", "metric": "total_resolution_time", "target": 480, "business_hours": False},
+         {"priority": "high", "metric": "first_reply_time", "target": 240, "business_hours": True},
+         {"priority": "high", "metric": "total_resolution_time", "target": 1440, "business_hours": True}]},
+    {"id": 360_000_002, "title": "Standard", "description": "Every other ticket", "position": 2,
+     "filter": {"all": [], "any": []},
+     "policy_metrics": [
+         {"priority": "normal", "metric": "first_reply_time", "target": 480, "business_hours": True},
+         {"priority": "normal", "metric": "total_resolution_time", "target": 2880, "business_hours": True},
+         {"priority": "low", "metric": "first_reply_time", "target": 1440, "business_hours": True}]},
+)
+# Policy metric -> the metric event that measures it (the first reply is instance 1 of reply_time).
+SLA_EVENT_METRICS = {"first_reply_time": "reply_time", "total_resolution_time": "resolution_time"}
+
+
+def _targets(priority: str) -> list[tuple[dict, dict]]:
+    """(policy, policy metric) pairs applied to a ticket of `priority`: the first matching policy's."""
+    for policy in SLA_POLICIES:
+        wanted = [c["value"] for c in policy["filter"]["all"] if c["field"] == "priority"]
+        if all(priority in values for values in wanted):
+            return [(policy, m) for m in policy["policy_metrics"]
+                    if m["priority"] == priority and m["metric"] in SLA_EVENT_METRICS]
+    return []
+
+
+class _MetricEvent(NamedTuple):
+    time: int
+    metric: str
+    type: str
+    extra: dict
+
+
+def _metric_events(created: int, events: Sequence[tuple[int, str]], priority: str) -> list[_MetricEvent]:
+    """A ticket's metric events, chronological, from its timeline (`events`: (moment, kind))."""
+    out: list[_MetricEvent] = []
+    for metric in ("reply_time", "resolution_time", "agent_work_time", "requester_wait_time"):
+        out.append(_MetricEvent(created, metric, "activate", {}))
+    deadlines = {}
+    for policy, target in _targets(priority):
+        metric = SLA_EVENT_METRICS[target["metric"]]
+        minutes = target["target"]
+        out.append(_MetricEvent(created, metric, "apply_sla", {"sla": {
+            "target": minutes, "target_in_seconds": minutes * 60, "business_hours": target["business_hours"],
+            "policy": {key: policy[key] for key in ("id", "title", "description")}}}))
+        deadlines[metric] = (add_business_minutes(created, minutes) if target["business_hours"]
+                             else created + minutes * 60)
+    first_reply = next((at for at, kind in events if kind == "replied"), None)
+    solves = [at for at, kind in events if kind == "solved"]
+    for at, kind in events:
+        if kind == "replied" and at == first_reply:
+            out.append(_MetricEvent(at, "reply_time", "fulfill", {}))
+            out.append(_MetricEvent(at, "reply_time", "update_status", {"status": _minutes([(created, at)])}))
+        elif kind == "pending":
+            out += [_MetricEvent(at, m, "pause", {}) for m in ("agent_work_time", "requester_wait_time")]
+        elif kind in ("customer_replied", "reopened"):
+            out += [_MetricEvent(at, m, "activate", {}) for m in ("agent_work_time", "requester_wait_time")]
+            if kind == "reopened":
+                out.append(_MetricEvent(at, "resolution_time", "activate", {}))
+        elif kind == "solved":
+            out += [_MetricEvent(at, m, "fulfill", {}) for m in ("agent_work_time", "requester_wait_time")]
+            out.append(_MetricEvent(at, "resolution_time", "fulfill", {}))
+            out.append(_MetricEvent(at, "resolution_time", "update_status", {"status": _minutes([(created, at)])}))
+    # Missed when met later than the deadline, or not yet at all (a timeline runs to the company's end).
+    met = {"reply_time": first_reply, "resolution_time": solves[-1] if solves else None}
+    for metric, deadline in deadlines.items():
+        if met[metric] is None or met[metric] > deadline:
+            out.append(_MetricEvent(deadline, metric, "breach", {}))
+    # Stable: events of one moment keep the order they happen in.
+    return sorted(out, key=lambda event: event.time)
+
+
+# How many metric events each kind of ticket event makes in `_metric_events` (a creation also one
+# apply_sla per target): the index counts and places them without building them.
+_METRIC_EVENTS_OF = {"created": 4, "replied": 2, "pending": 2, "customer_replied": 2, "solved": 4, "reopened": 3}
+# Which moment meets each SLA metric in `_metric_events`: the first reply, the last solve.
+_MET_BY = {"reply_time": "replied", "resolution_time": "solved"}
+
+
+class _SlaSlots(NamedTuple):
+    """Per priority code, the targets `_metric_events` applies, slot k for its k-th deadline."""
+
+    present: np.ndarray  # (priorities, slots) bool
+    seconds: np.ndarray  # (priorities, slots) target in seconds
+    business: np.ndarray  # (priorities, slots) bool
+    met_kind: np.ndarray  # (priorities, slots) the kind code whose moment meets it
+
+    @classmethod
+    def build(cls, priorities: Sequence[str]) -> _SlaSlots:
+        per_priority = []
+        for name in priorities:
+            # Keyed by metric as `_metric_events` keys its deadlines: a later target of a metric replaces it.
+            deadlines: dict[str, dict] = {}
+            for _policy, target in _targets(name):
+                deadlines[SLA_EVENT_METRICS[target["metric"]]] = target
+            per_priority.append(list(deadlines.items()))
+        shape = (len(priorities), max(1, *(len(slots) for slots in per_priority)))
+        present, business = np.zeros(shape, bool), np.zeros(shape, bool)
+        seconds, met_kind = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        for p, slots in enumerate(per_priority):
+            for k, (metric, target) in enumerate(slots):
+                present[p, k], business[p, k] = True, target["business_hours"]
+                seconds[p, k], met_kind[p, k] = target["target"] * 60, _KIND_CODES[_MET_BY[metric]]
+        return cls(present, seconds, business, met_kind)
 
 
 def _minutes(intervals: Iterable[tuple[int, int]]) -> dict[str, int]:
@@ -341,6 +541,7 @@ class _Index:
         self.event_generated = array("i")  # seconds after the ticket's creation
         self.event_lag = array("B")  # seconds from the change to its visibility
         self.event_kind = array("B")
+        self.metric_events: _MetricEventKeys | None = None  # built on the first request for them
         # Ratings as they are met, in ticket order: when made, when visible, on which ticket.
         rated = (array("q"), array("q"), array("i"))
         for index in range(company.customers):
@@ -444,9 +645,182 @@ class _Index:
                 view.handles.append(j)
         return view
 
+    def metric_event_plan(self, j: int) -> tuple[_TicketPlan, list[_MetricEvent]]:
+        plan = self.ticket(j)
+        timeline = [(event.at, event.kind) for event in plan.events]
+        return plan, _metric_events(plan.created, timeline, _PRIORITY.names[plan.draws.priority])
+
+    def metric_events_at(self, moment: int) -> _View:
+        # Every event of every ticket, sorted once; the events before a moment are a prefix of them.
+        if self.metric_events is None:
+            self.metric_events = _MetricEventKeys.build(self)
+        return self.metric_events.view(moment)
+
     def ratings_at(self, moment: int) -> _View:
         numbers = [n for n, generated in enumerate(self.rating_generated) if generated < moment]
         return _View(moment, array("q", (FIRST_RATING_ID + n for n in numbers)), None, array("i", numbers))
+
+
+@dataclass(frozen=True)
+class _MetricEventKeys:
+    """Every metric event of every ticket as one sorted int64: (time - base) << shift | number.
+
+    An event's number is its id less FIRST_METRIC_EVENT_ID: its ticket's offset (the ticket id less
+    FIRST_TICKET_ID) times EVENTS_PER_TICKET, plus its place in the ticket's chronological list. So
+    the keys sort in the export's order, (time, id), and 8 bytes an event are all that is kept: a
+    page decodes its own keys and regenerates its events from their tickets.
+    """
+
+    keys: np.ndarray
+    base: int
+    shift: int
+
+    # Tickets per step of the build: its temporaries stay a few megabytes whatever the company's size.
+    BLOCK = 1 << 14
+
+    def view(self, moment: int) -> _View:
+        below = moment - self.base
+        if below <= 0:
+            count = 0
+        elif below >= 1 << (63 - self.shift):
+            count = len(self.keys)
+        else:
+            count = int(np.searchsorted(self.keys, np.int64(below << self.shift)))
+        keys = self.keys[:count]
+        mask = (1 << self.shift) - 1
+        return _View(moment, _Packed(keys, self.shift, -1, self.base), _Packed(keys, 0, mask, FIRST_METRIC_EVENT_ID),
+                     _Packed(keys, 0, mask, 0))
+
+    @classmethod
+    def build(cls, index: _Index) -> _MetricEventKeys:
+        """The events `_metric_events` makes for each ticket, placed and numbered by numpy, without making them.
+
+        Kept in step with `_metric_events` by `_METRIC_EVENTS_OF`, `_SlaSlots` and the scale tests,
+        which compare the two. Within a ticket the events it makes from its timeline come in
+        timeline order (each change follows the one before by minutes); a breach is sorted in
+        after every event of its own second, and among breaches in the order of their deadlines'
+        slots, as the stable sort of `_metric_events` places them.
+        """
+        tickets = index.tickets
+        created = np.frombuffer(index.ticket_created, np.int64)
+        first = np.frombuffer(index.ticket_first, np.int64)
+        kinds = np.frombuffer(index.event_kind, np.uint8)
+        priority = np.frombuffer(index.ticket_draws, np.uint8)[_Draws._fields.index("priority")::_Index.DRAWS]
+        offsets = np.frombuffer(index.ticket_offset, np.int32)
+        generated = np.frombuffer(index.event_generated, np.int32)
+        lags = np.frombuffer(index.event_lag, np.uint8)
+        slots = _SlaSlots.build(_PRIORITY.names)
+        per_kind = np.array([_METRIC_EVENTS_OF.get(kind, 0) for kind in EVENT_KINDS], np.int64)
+        targets = slots.present.sum(axis=1)
+        # Per ticket: the moment each slot's target is met (-1: not yet) and whether it is breached.
+        met = {code: cls._moment_of(kinds, code, first, created, generated, lags) for code in set(slots.met_kind.flat)}
+        deadlines = np.empty((slots.present.shape[1], tickets), np.int64)
+        breached = np.empty((slots.present.shape[1], tickets), bool)
+        for k in range(slots.present.shape[1]):
+            seconds, business = slots.seconds[priority, k], slots.business[priority, k]
+            deadlines[k] = np.where(business, add_business_seconds_array(created, np.maximum(seconds, 1)),
+                                    created + seconds)
+            met_at = np.zeros(tickets, np.int64) - 1
+            for code, moments in met.items():
+                met_at = np.where(slots.met_kind[priority, k] == code, moments, met_at)
+            breached[k] = slots.present[priority, k] & ((met_at < 0) | (met_at > deadlines[k]))
+        del met
+        total = sum(int(np.count_nonzero(kinds == code)) * int(count) for code, count in enumerate(per_kind) if count)
+        total += int(targets[priority].sum()) + int(np.count_nonzero(breached))
+        shift = max(1, (tickets * EVENTS_PER_TICKET).bit_length())
+        base = int(created.min()) if tickets else 0
+        latest = max(int(deadlines.max(initial=base)), int(created.max(initial=base)) + int(generated.max(initial=0)))
+        if latest - base >= 1 << (63 - shift):
+            raise ValueError("metric event times span too long to pack beside their ids")
+        keys = np.empty(total, np.int64)
+        filled = 0
+        for a in range(0, tickets, cls.BLOCK):
+            b = min(tickets, a + cls.BLOCK)
+            block = cls._block(a, b, first, created, kinds, generated, lags, per_kind, targets[priority[a:b]],
+                               deadlines[:, a:b], breached[:, a:b], offsets[a:b], base, shift)
+            keys[filled:filled + len(block)] = block
+            filled += len(block)
+        assert filled == total, (filled, total)
+        keys.sort()
+        return cls(keys, base, shift)
+
+    @staticmethod
+    def _moment_of(kinds: np.ndarray, code: int, first: np.ndarray, created: np.ndarray, generated: np.ndarray,
+                   lags: np.ndarray) -> np.ndarray:
+        """Per ticket, the moment of its first reply (code "replied") or last solve ("solved"); -1 if none."""
+        moments = np.zeros(len(created), np.int64) - 1
+        where = np.flatnonzero(kinds == code)
+        if not len(where):
+            return moments
+        owner = np.searchsorted(first, where, side="right") - 1
+        # Events are stored in timeline order: a ticket's first "replied" leads its run, its last "solved" ends it.
+        if code == _KIND_CODES["replied"]:
+            keep = np.concatenate(([True], owner[1:] != owner[:-1]))
+        else:
+            keep = np.concatenate((owner[1:] != owner[:-1], [True]))
+        where, owner = where[keep], owner[keep]
+        moments[owner] = created[owner] + generated[where].astype(np.int64) - lags[where]
+        return moments
+
+    @staticmethod
+    def _block(a: int, b: int, first: np.ndarray, created: np.ndarray, kinds: np.ndarray, generated: np.ndarray,
+               lags: np.ndarray, per_kind: np.ndarray, targets: np.ndarray, deadlines: np.ndarray,
+               breached: np.ndarray, offsets: np.ndarray, base: int, shift: int) -> np.ndarray:
+        """The unsorted keys of tickets [a, b); arrays indexed by ticket are already cut to the block."""
+        start, stop = int(first[a]), int(first[b])
+        owner = np.repeat(np.arange(b - a), np.diff(first[a:b + 1]))
+        counts = per_kind[kinds[start:stop]]
+        counts += np.where(kinds[start:stop] == _KIND_CODES["created"], targets[owner], 0)
+        making = np.flatnonzero(counts)
+        counts, owner = counts[making], owner[making]
+        since = generated[start:stop][making].astype(np.int64) - lags[start:stop][making]
+        origin = created[a:b]
+        # Events each ticket makes from its timeline, the first of them numbered from its own first.
+        made = np.bincount(owner, counts, minlength=b - a).astype(np.int64)
+        firsts = np.cumsum(made) - made
+        source = np.repeat(np.arange(len(counts)), counts)
+        ticket, moment = owner[source], origin[owner[source]] + since[source]
+        number = np.arange(len(source)) - firsts[ticket]
+        for k in range(len(deadlines)):
+            number += breached[k, ticket] & (deadlines[k, ticket] < moment)
+        # A ticket's last event numbers at most its event count: past EVENTS_PER_TICKET ids would collide.
+        if len(made) and int(made.max()) + len(deadlines) > EVENTS_PER_TICKET:
+            raise ValueError(f"a ticket makes more than {EVENTS_PER_TICKET} metric events")
+        parts = [((moment - base) << shift) | (offsets[ticket].astype(np.int64) * EVENTS_PER_TICKET + number)]
+        del source, ticket, moment, number
+        # A breach's place: after the ticket's made events up to its second, and after earlier breaches.
+        span = np.int64(1) << 40
+        made_keys = owner * span + since
+        made_before = np.concatenate(([0], np.cumsum(counts)))
+        for k in range(len(deadlines)):
+            ticket = np.flatnonzero(breached[k])
+            deadline = deadlines[k, ticket]
+            up_to = np.searchsorted(made_keys, ticket * span + (deadline - origin[ticket]), side="right")
+            number = made_before[up_to] - firsts[ticket]
+            for other in range(len(deadlines)):
+                if other != k:
+                    ahead = deadlines[other, ticket] <= deadline if other < k else deadlines[other, ticket] < deadline
+                    number += breached[other, ticket] & ahead
+            parts.append(((deadline - base) << shift) | (offsets[ticket].astype(np.int64) * EVENTS_PER_TICKET + number))
+        return np.concatenate(parts)
+
+
+class _Packed(Sequence):
+    """One field of packed keys, decoded per item: `add + ((key >> shift) & mask)`."""
+
+    def __init__(self, keys: np.ndarray, shift: int, mask: int, add: int) -> None:
+        self.keys, self.shift, self.mask, self.add = keys, shift, mask, add
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: int) -> int:  # type: ignore[override]
+        return self.add + ((int(self.keys[i]) >> self.shift) & self.mask)
+
+    def __iter__(self) -> Iterator[int]:
+        for begin in range(0, len(self.keys), 1 << 16):
+            chunk = (self.keys[begin:begin + (1 << 16)] >> self.shift) & self.mask
+            yield from (chunk + self.add).tolist()
 
 
 @dataclass(frozen=True)
@@ -454,9 +828,9 @@ class _View:
     """Handles of the records visible at `moment`, sorted by the API's key (`heads`, then `tails`)."""
 
     moment: int
-    heads: array
-    tails: array | None
-    handles: array
+    heads: array | _Packed
+    tails: array | _Packed | None
+    handles: array | _Packed
 
     def key(self, position: int) -> Key:
         if self.tails is None:
@@ -516,11 +890,19 @@ class ZendeskApi:
     name = "zendesk"
 
     def __init__(self, company: Company, email: str = DEFAULT_EMAIL, token: str = DEFAULT_TOKEN, *,
+                 oauth_token: str = DEFAULT_OAUTH_TOKEN, agent_emails: Iterable[str] = (DEFAULT_AGENT_EMAIL,),
                  incremental_per_minute: int | None = None, rate_window_seconds: float = 60.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.company = company
         self.as_of = company.end
-        self._credentials = base64.b64encode(f"{email}/token:{token}".encode()).decode()
+
+        def basic(user: str) -> str:
+            return "Basic " + base64.b64encode(f"{user}/token:{token}".encode()).decode()
+
+        # Authorization header -> whether it is an admin's.
+        self._authorizations = {basic(agent): False for agent in agent_emails}
+        self._authorizations[basic(email)] = True
+        self._authorizations[f"Bearer {oauth_token}"] = True
         self.incremental_per_minute = incremental_per_minute
         self.rate_window_seconds = rate_window_seconds
         self._clock = clock
@@ -560,16 +942,50 @@ class ZendeskApi:
             view = self._views.get((resource, moment))
             if view is None:
                 build = {"tickets": index.tickets_at, "users": index.users_at, "ticket_metrics": index.metrics_at,
-                         "satisfaction_ratings": index.ratings_at}[resource]
+                         "satisfaction_ratings": index.ratings_at,
+                         "ticket_metric_events": index.metric_events_at,
+                         "sla_policies": self._policies_at}[resource]
                 view = build(moment)
                 self._views[(resource, moment)] = view
                 while len(self._views) > CACHED_VIEWS:
                     self._views.pop(next(iter(self._views)))
         return view
 
+    def _policies_at(self, moment: int) -> _View:
+        shown = [n for n in range(len(SLA_POLICIES)) if self._policy(n)["created_at"] < _at(moment)]
+        return _View(moment, array("q", shown), None, array("i", shown))
+
+    def _policy(self, number: int) -> dict:
+        # Set up well before the company's period, and last changed before it too.
+        start = _epoch(self.company.start)
+        policy = SLA_POLICIES[number]
+        return {"id": policy["id"], "url": f"{ACCOUNT_URL}/api/v2/slas/policies/{policy['id']}.json",
+                **{key: policy[key] for key in ("title", "description", "position", "filter")},
+                "policy_metrics": [{**m, "target_in_seconds": m["target"] * 60} for m in policy["policy_metrics"]],
+                "created_at": _at(start - (400 - 40 * number) * 86400),
+                "updated_at": _at(start - (30 + 5 * number) * 86400)}
+
+    def _metric_event(self, handle: int, made: dict[int, tuple[_TicketPlan, list[_MetricEvent]]] | None = None
+                      ) -> dict:
+        """The event numbered `handle` (its id less FIRST_METRIC_EVENT_ID); `made` keeps tickets already regenerated."""
+        offset, n = divmod(handle, EVENTS_PER_TICKET)
+        index = self._index_built()
+        made = {} if made is None else made
+        if offset not in made:
+            made[offset] = index.metric_event_plan(index.ticket_at_offset[offset])
+        plan, events = made[offset]
+        event = events[n]
+        return {"id": FIRST_METRIC_EVENT_ID + handle,
+                "ticket_id": plan.ticket_id, "metric": event.metric, "instance_id": 1, "type": event.type,
+                "time": _at(event.time), "deleted": False, **event.extra}
+
     def _record(self, resource: str, handle: int, moment: int) -> dict:
         if resource == "users":
             return self._user_at(handle, moment)
+        if resource == "sla_policies":
+            return self._policy(handle)
+        if resource == "ticket_metric_events":
+            return self._metric_event(handle)
         if resource == "tickets":
             record = self._ticket_at(handle, moment, ticket=True).ticket
         elif resource == "ticket_metrics":
@@ -706,60 +1122,52 @@ class ZendeskApi:
 
     def handle(self, method: str, path: str, query: Query, headers: dict[str, str], body: bytes) -> Reply:
         lowered = {k.lower(): v for k, v in headers.items()}
-        if lowered.get("authorization", "") != f"Basic {self._credentials}":
+        admin = self._authorizations.get(lowered.get("authorization", "").strip())
+        if admin is None:
             return Reply(401, {"error": "Couldn't authenticate you"})
         base_url = f"http://{lowered.get('host', 'localhost')}"
         if method == "GET" and (match := _EXPORT_PATH.match(path)):
-            return self._export(match["resource"], query, base_url + path)
+            if not admin:
+                return _forbidden()
+            if match["cursor"]:
+                return self._export(match["resource"], query, base_url + path)
+            return self._time_export(match["resource"], query, base_url + path)
+        if method == "GET" and _METRIC_EVENTS_PATH.match(path):
+            return self._time_export("ticket_metric_events", query, base_url + path) if admin else _forbidden()
+        if method == "GET" and _SLA_POLICIES_PATH.match(path):
+            if not admin:
+                return _forbidden()
+            view = self._view("sla_policies")
+            policies = [self._policy(n) for n in view.handles]
+            return Reply(200, {"sla_policies": policies, "count": len(policies), "next_page": None,
+                               "previous_page": None})
         if method == "GET" and (match := _LIST_PATH.match(path)):
+            if not admin and match["resource"] == "satisfaction_ratings":
+                return _forbidden()
             return self._list(match["resource"], query, base_url + path)
         return _error(404, "InvalidEndpoint", "Not found")
 
     def _export(self, resource: str, query: Query, url: str) -> Reply:
+        """One page of the cursor-based export."""
         limited, rate_headers = self._throttle()
         if limited is not None:
             return limited
-        now = int(self._clock())
         try:
-            per_page = int(first(query, "per_page", str(EXPORT_MAX_PER_PAGE)))
-        except ValueError:
-            return _error(400, "InvalidValue", "per_page must be an integer")
-        if not 1 <= per_page <= EXPORT_MAX_PER_PAGE:
-            return _error(400, "InvalidValue", f"per_page must be between 1 and {EXPORT_MAX_PER_PAGE}")
-        cursor, start_time = first(query, "cursor"), first(query, "start_time")
-        if cursor:
-            try:
-                tag, position = _decode(cursor)
-            except ValueError as exc:
-                return _error(400, "InvalidPaginationParameter", str(exc))
-        elif start_time is not None:
-            try:
-                start = int(start_time)
-            except ValueError:
-                return _error(400, "InvalidValue", "start_time must be a Unix epoch time in seconds")
-            if start < 0:
-                return _error(400, "InvalidValue", "start_time must not be negative")
-            if start > now - RECENT_SECONDS:
-                return _error(400, "InvalidValue", "Too recent start_time. Use a start_time older than 1 minute")
-            # (start, -1) sorts before every record generated at `start`: those are included.
-            tag, position = "", (start, -1)
-        else:
-            return _error(400, "InvalidValue", "start_time or cursor is required")
-        view = self._view(resource)
-        keys = _Keys(view, range(len(view)))
-        # Data isn't provided for the most recent minute.
-        served = bisect.bisect_right(keys, (now - RECENT_SECONDS, math.inf))
+            export = self._export_request(resource, query, cursor_based=True)
+        except _Refused as refused:
+            return refused.reply
+        per_page, tag, position = export.per_page, export.tag, export.position
+        keys, served = export.keys, export.served
         if tag == "b":
             stop = bisect.bisect_left(keys, position, hi=served)
             begin = max(0, stop - per_page)
         else:
             begin = bisect.bisect_right(keys, position, hi=served)
             stop = min(served, begin + per_page)
-        sideloads = _sideloads(query) if resource == "tickets" else set()
-        page = self._export_page(resource, view, range(begin, stop), sideloads)
+        page = self._export_page(resource, export.view, range(begin, stop), export.sideloads)
         after = _encode(keys[stop - 1]) if stop > begin else _encode(position)
         before = _encode(keys[begin], "b") if stop > begin else None
-        kept = {name: first(query, name) for name in ("per_page", "include") if name in query}
+        kept = _kept(query, ("per_page", "include", "exclude_deleted", "support_type_scope"))
         return Reply(200, {
             **page,
             "after_cursor": after,
@@ -769,9 +1177,85 @@ class ZendeskApi:
             "end_of_stream": stop - begin < per_page,
         }, rate_headers)
 
+    def _time_export(self, resource: str, query: Query, url: str) -> Reply:
+        """One page of the time-based export: from `start_time`, never splitting a second."""
+        limited, rate_headers = self._throttle()
+        if limited is not None:
+            return limited
+        try:
+            export = self._export_request(resource, query, cursor_based=False)
+        except _Refused as refused:
+            return refused.reply
+        keys, served, per_page = export.keys, export.served, export.per_page
+        start = export.position[0]
+        begin = bisect.bisect_right(keys, export.position, hi=served)
+        stop = min(served, begin + per_page)
+        if stop > begin:
+            # The rest of the last second comes too: the next page starts at that second.
+            stop = bisect.bisect_right(keys, (keys[stop - 1][0], math.inf), lo=stop, hi=served)
+            end_time = keys[stop - 1][0]
+            if keys[begin][0] == end_time and stop - begin >= per_page:
+                end_time += 1
+        else:
+            end_time = start
+        page = self._export_page(resource, export.view, range(begin, stop), export.sideloads)
+        kept = _kept(query, ("per_page", "include", "exclude_deleted", "support_type_scope"))
+        body = {**page, "count": stop - begin, "end_time": end_time,
+                "next_page": f"{url}?{urlencode({'start_time': end_time, **kept})}",
+                "end_of_stream": stop - begin < per_page}
+        if resource == "ticket_metric_events":
+            # Its documented page has no end_of_stream: a short page is the end.
+            del body["end_of_stream"]
+        return Reply(200, body, rate_headers)
+
+    def _export_request(self, resource: str, query: Query, *, cursor_based: bool) -> _ExportRequest:
+        """What an export request asks for, checked as Zendesk checks it; `_Refused` if it does not pass."""
+        now = int(self._clock())
+        try:
+            per_page = int(first(query, "per_page") or EXPORT_MAX_PER_PAGE)
+        except ValueError:
+            raise _Refused(_error(400, "InvalidValue", "per_page must be an integer")) from None
+        if not 1 <= per_page <= EXPORT_MAX_PER_PAGE:
+            raise _Refused(_error(400, "InvalidValue", f"per_page must be between 1 and {EXPORT_MAX_PER_PAGE}"))
+        scope = first(query, "support_type_scope") or "agent"
+        if resource == "tickets" and scope not in SUPPORT_TYPE_SCOPES:
+            raise _Refused(_error(400, "InvalidValue",
+                                  f"support_type_scope must be one of {', '.join(SUPPORT_TYPE_SCOPES)}"))
+        cursor, start_time = first(query, "cursor"), first(query, "start_time")
+        if cursor and cursor_based:
+            try:
+                tag, position = _decode(cursor)
+            except ValueError as exc:
+                raise _Refused(_error(400, "InvalidPaginationParameter", str(exc))) from None
+        elif start_time is not None:
+            try:
+                start = int(start_time)
+            except ValueError:
+                raise _Refused(_error(400, "InvalidValue", "start_time must be a Unix epoch time in seconds")) from None
+            if start < 0:
+                raise _Refused(_error(400, "InvalidValue", "start_time must not be negative"))
+            if start > now - RECENT_SECONDS:
+                raise _Refused(_error(400, "InvalidValue",
+                                      "Too recent start_time. Use a start_time older than 1 minute"))
+            # (start, -1) sorts before every record generated at `start`: those are included.
+            tag, position = "", (start, -1)
+        else:
+            needed = "start_time or cursor is required" if cursor_based else "start_time is required"
+            raise _Refused(_error(400, "InvalidValue", needed))
+        view = self._view(resource)
+        keys = _Keys(view, range(len(view)))
+        # Data isn't provided for the most recent minute; and no ticket here is an AI agent's.
+        served = 0 if scope == "ai_agent" else bisect.bisect_right(keys, (now - RECENT_SECONDS, math.inf))
+        sideloads = _sideloads(query) if resource == "tickets" else set()
+        return _ExportRequest(view, keys, served, per_page, tag, position, sideloads)
+
     def _export_page(self, resource: str, view: _View, positions: range, sideloads: set[str]) -> dict[str, list]:
         if resource == "users":
             return {"users": [self._user_at(view.handles[i], view.moment) for i in positions]}
+        if resource == "ticket_metric_events":
+            # A ticket's events are made together: a page makes each of its tickets once.
+            made: dict[int, tuple[_TicketPlan, list[_MetricEvent]]] = {}
+            return {resource: [self._metric_event(view.handles[i], made) for i in positions]}
         sideloaded = "metric_sets" in sideloads
         versions = [self._ticket_at(view.handles[i], view.moment, ticket=True, metric=sideloaded) for i in positions]
         page: dict[str, list] = {"tickets": [v.ticket for v in versions]}
@@ -789,7 +1273,8 @@ class ZendeskApi:
                 self._recent.popleft()
             if len(self._recent) >= limit:
                 wait = self._recent[0] + self.rate_window_seconds - now
-                headers = {"Retry-After": f"{math.ceil(wait * 100) / 100:g}", "X-Rate-Limit": str(limit),
+                # Whole seconds, rounded up: clients int() the header, and waiting less would meet another 429.
+                headers = {"Retry-After": str(max(1, math.ceil(wait))), "X-Rate-Limit": str(limit),
                            "X-Rate-Limit-Remaining": "0"}
                 return Reply(429, {"error": "APIRateLimitExceeded", "description":
                                    "Number of allowed incremental export API requests per minute exceeded"},
@@ -868,6 +1353,29 @@ class ZendeskApi:
     def spoil_record(self, body: Any) -> None:
         for name in (*RESOURCES, *SIDELOADS):
             spoil_first(body, name, "id")
+
+
+class _ExportRequest(NamedTuple):
+    view: _View
+    keys: _Keys
+    served: int  # positions before this one may be served: the rest is the embargoed last minute
+    per_page: int
+    tag: str
+    position: Key
+    sideloads: set[str]
+
+
+class _Refused(Exception):
+    """A request the API answers with an error instead of a page."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.body)
+        self.reply = reply
+
+
+def _kept(query: Query, names: Iterable[str]) -> dict[str, str]:
+    """The parameters a next-page URL repeats, as the request sent them."""
+    return {name: first(query, name) or "" for name in names if name in query}
 
 
 def _sideloads(query: Query) -> set[str]:
@@ -1017,3 +1525,8 @@ def _offset_page(resource: str, query: Query, url: str, count: int,
 
 def _error(status: int, error: str, description: str) -> Reply:
     return Reply(status, {"error": error, "description": description})
+
+
+def _forbidden() -> Reply:
+    return _error(403, "Forbidden", "You do not have access to this page. Please contact the account owner of "
+                  "this help desk for further help.")

@@ -29,13 +29,50 @@ def contact(contact_id: str, email: str | None, phone: str | None = None, compan
     return record
 
 
-def deal(deal_id: str, contact_id: str, amount: int, stage: str, closed: str, company: str | None = None) -> dict:
+def deal(deal_id: str, contact_id: str, amount: int, stage: str, closed: str, company: str | None = None,
+         pipeline: str = "default") -> dict:
     associations = {"contacts": {"results": [{"id": contact_id, "type": "deal_to_contact"}]}}
     if company:
         associations["companies"] = {"results": [{"id": company, "type": "deal_to_company"}]}
     return {"id": deal_id, "createdAt": at(1, 9, month=2), "updatedAt": closed, "archived": False,
             "associations": associations,
-            "properties": {"dealname": deal_id, "amount": str(amount), "dealstage": stage, "closedate": closed}}
+            "properties": {"dealname": deal_id, "amount": str(amount), "dealstage": stage, "closedate": closed,
+                           "pipeline": pipeline}}
+
+
+def pipeline(pipeline_id: str, stages: list[tuple[str, bool, str]], updated: str | None = None) -> dict:
+    """A deal pipeline as GET /crm/v3/pipelines/deals lists it; stages as (id, closed, probability)."""
+    updated = updated or at(1, 8, month=2)
+    return {"id": pipeline_id, "label": f"Pipeline {pipeline_id}", "displayOrder": 0, "archived": False,
+            "createdAt": at(1, 8, month=2), "updatedAt": updated,
+            "stages": [{"id": stage_id, "label": stage_id, "displayOrder": position, "archived": False,
+                        "metadata": {"isClosed": "true" if closed else "false", "probability": probability},
+                        "createdAt": at(1, 8, month=2), "updatedAt": updated}
+                       for position, (stage_id, closed, probability) in enumerate(stages)]}
+
+
+# HubSpot's default pipeline: its stage ids are the only ones that are words.
+DEFAULT_PIPELINE = [("appointmentscheduled", False, "0.2"), ("qualifiedtobuy", False, "0.4"),
+                    ("closedwon", True, "1.0"), ("closedlost", True, "0.0")]
+
+
+def owner(owner_id: str, first_name: str, last_name: str, email: str, updated: str | None = None) -> dict:
+    stamp = updated or at(1, 8, month=2)
+    return {"id": owner_id, "email": email, "firstName": first_name, "lastName": last_name, "type": "PERSON",
+            "teams": [], "archived": False,
+            "createdAt": at(1, 8, month=2), "updatedAt": stamp}
+
+
+def product(product_id: str, name: str, category: str | None) -> dict:
+    return {"id": product_id, "createdAt": at(1, 8, month=2), "updatedAt": at(1, 8, month=2), "archived": False,
+            "properties": {"hs_object_id": product_id, "name": name, "price": "100", "product_category": category}}
+
+
+def line_item(line_item_id: str, deal_id: str, amount: int, product_id: str | None) -> dict:
+    return {"id": line_item_id, "createdAt": at(1, 9, month=2), "updatedAt": at(1, 9, month=2), "archived": False,
+            "associations": {"deals": {"results": [{"id": deal_id, "type": "line_item_to_deal"}]}},
+            "properties": {"hs_object_id": line_item_id, "hs_product_id": product_id, "quantity": "1",
+                           "price": str(amount), "amount": str(amount)}}
 
 
 def zendesk_user(user_id: int, email: str | None, phone: str | None = None, external_id: str | None = None,
@@ -80,7 +117,7 @@ def review(review_id: str, consumer: str, stars: int, language: str, email: str 
 # The marts a full refresh rebuilds to the same rows; customer_id_history is kept across nights instead.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts", "identity_quality"]
+         "cx_alerts", "identity_quality", "customer_wallet"]
 HISTORY_MARTS = ["customer_id_history"]
 
 
@@ -93,6 +130,7 @@ def land_the_shop() -> None:
     ])
     land("hubspot", "companies", [{"id": "900", "createdAt": at(1, 9, month=2), "updatedAt": at(1, 9, month=2),
                                    "properties": {"name": "Acme Ltd", "annualrevenue": "1000000"}}])
+    land("hubspot", "deal_pipelines", [pipeline("default", DEFAULT_PIPELINE)])
     land("hubspot", "deals", [
         deal("d1", "1", 1000, "closedwon", at(1, 10), company="900"),
         deal("d2", "2", 500, "closedwon", at(2, 10)),

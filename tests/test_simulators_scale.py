@@ -7,10 +7,12 @@ the records created that day plus the older ones edited that day.
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -19,7 +21,7 @@ from simulators import trustpilot as trustpilot_module
 from simulators.company import FORMS, Company
 from simulators.hubspot import MODIFIED, HubSpotApi
 from simulators.server import Simulator
-from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TrustpilotApi
+from simulators.trustpilot import DEFAULT_BUSINESS_UNIT_ID, TOKEN_PATH, TrustpilotApi
 from simulators.typeform import TypeformApi
 
 COMPANY = Company(seed=5, customers=400, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
@@ -58,6 +60,16 @@ def searched(api: HubSpotApi, kind: str, start: datetime, end: datetime, limit: 
         if "paging" not in reply.body:
             return records
         after = int(reply.body["paging"]["next"]["after"])
+
+
+def signed_in(api: TrustpilotApi) -> dict[str, str]:
+    """Headers for the private reviews endpoint: a business user's token from the password grant."""
+    basic = base64.b64encode(f"{api.api_key}:{api.api_secret}".encode()).decode()
+    form = urlencode({"grant_type": "password", "username": api.username, "password": api.password}).encode()
+    reply = api.handle("POST", TOKEN_PATH, {}, {"Authorization": f"Basic {basic}",
+                                                "Content-Type": "application/x-www-form-urlencoded"}, form)
+    assert reply.status == 200, reply.body
+    return {"Authorization": f"Bearer {reply.body['access_token']}"}
 
 
 def ids(records: list[dict]) -> set[str]:
@@ -120,16 +132,24 @@ def test_moving_as_of_back_serves_a_records_earlier_version_in_its_earlier_windo
 
 def test_deals_move_one_stage_at_a_time_and_close_with_the_stage_that_closes_them():
     api = HubSpotApi(COMPANY)
-    order = ["appointmentscheduled", "qualifiedtobuy", "closed"]
+    stages = {pipeline["id"]: pipeline["stages"] for pipeline in api.pipelines}
+
+    def step(properties: dict) -> int:
+        """Open stages in their display order, then one step for every closing stage."""
+        pipeline = stages[properties["pipeline"]]
+        stage = next(s for s in pipeline if s["id"] == properties["dealstage"])
+        opened = [s["id"] for s in pipeline if s["metadata"]["isClosed"] == "false"]
+        return len(opened) if stage["metadata"]["isClosed"] == "true" else opened.index(stage["id"])
+
     for deal in edited_on_the_last_day(api, "deals"):
         api.as_of = at(deal["updatedAt"])
         before = api.objects["deals"][deal["id"]]["properties"]
         api.as_of = COMPANY.end
         after = deal["properties"]
-        step = [order.index(p["dealstage"] if not p["dealstage"].startswith("closed") else "closed")
-                for p in (before, after)]
-        assert step[1] == step[0] + 1
-        assert after["closedate"] == (deal["updatedAt"] if step[1] == 2 else None)
+        assert before["pipeline"] == after["pipeline"]
+        assert step(after) == step(before) + 1
+        closed = step(after) == len([s for s in stages[after["pipeline"]] if s["metadata"]["isClosed"] == "false"])
+        assert after["closedate"] == (deal["updatedAt"] if closed else None)
 
 
 def test_a_days_window_holds_about_one_percent_of_records_new_and_old():
@@ -158,10 +178,11 @@ def test_a_page_regenerates_only_its_own_records(monkeypatch):
 
     reviews: list[int] = []
     review = trustpilot_module._review
+    trustpilot = TrustpilotApi(COMPANY)
+    business_user = signed_in(trustpilot)
     monkeypatch.setattr(trustpilot_module, "_review", lambda c, plan, position, *rest: reviews.append(position)
                         or review(c, plan, position, *rest))
-    page = TrustpilotApi(COMPANY).handle("GET", REVIEWS, {"perPage": ["10"], "page": ["2"]},
-                                         {"apikey": "tp-demo-key"}, b"")
+    page = trustpilot.handle("GET", REVIEWS, {"perPage": ["10"], "page": ["2"]}, business_user, b"")
     assert len(page.body["reviews"]) == len(reviews) == 10
 
     responses: list[int] = []

@@ -106,7 +106,9 @@ def test_the_same_seed_gives_the_same_records_whatever_was_served_before_and_ano
             replayed.records(name, END - timedelta(hours=hours))
     assert {name: text(replayed.records(name)) for name in zendesk.RESOURCES} == fresh
     other = ZendeskApi(Company(seed=4, customers=200, end=END, days=30))
-    assert all(text(other.records(name)) != fresh[name] for name in zendesk.RESOURCES)
+    # SLA policies are the account's configuration, not drawn from the seed.
+    assert all(text(other.records(name)) != fresh[name] for name in zendesk.RESOURCES if name != "sla_policies")
+    assert text(other.records("sla_policies")) == fresh["sla_policies"]
 
 
 @pytest.mark.parametrize(("resource", "moment_of"), [
@@ -246,3 +248,59 @@ def test_the_version_shown_is_the_last_made_among_those_generated_before_the_mom
 
 def _pairs(events: list) -> list[tuple]:
     return [(a, b) for i, a in enumerate(events) for b in events[i + 1:]]
+
+
+def test_a_page_of_metric_events_regenerates_only_its_own_tickets_events(monkeypatch):
+    api = simulator()
+    index = api._index_built()  # the ticket index is built before counting; the events' view is not
+    made: list[int] = []
+    plan = zendesk._Index.metric_event_plan
+
+    def count_plan(self, j):
+        made.append(j)
+        return plan(self, j)
+
+    monkeypatch.setattr(zendesk._Index, "metric_event_plan", count_plan)
+    path = "/api/v2/incremental/ticket_metric_events.json"
+    middle = int((END - 10 * DAY).timestamp())
+    for start in ("1", str(middle)):
+        made.clear()
+        body = get(api, path, {"start_time": start, "per_page": "5"})
+        served = {event["ticket_id"] for event in body["ticket_metric_events"]}
+        # Each ticket of the page once, and no other, the view's build included: a page costs its own events.
+        assert served and sorted(index.ticket(j).ticket_id for j in made) == sorted(served)
+        assert body["count"] < 20
+
+
+def test_the_metric_event_index_places_and_numbers_events_as_each_ticket_makes_them():
+    api = simulator(Company(seed=9, customers=150, end=END, days=20))
+    index = api._index_built()
+    expected = []
+    for j in range(index.tickets):
+        ticket_plan, events = index.metric_event_plan(j)
+        offset = ticket_plan.ticket_id - zendesk.FIRST_TICKET_ID
+        first_id = zendesk.FIRST_METRIC_EVENT_ID + offset * zendesk.EVENTS_PER_TICKET
+        expected += [(event.time, first_id + n) for n, event in enumerate(events)]
+    expected.sort()
+    assert any(event.type == "breach" for j in range(index.tickets) for event in index.metric_event_plan(j)[1])
+    for moment in (END, END - 3 * DAY, END + 30 * DAY):
+        view = api._view("ticket_metric_events", moment)
+        cut = int(moment.timestamp())
+        assert [view.key(i) for i in range(len(view))] == [key for key in expected if key[0] < cut]
+
+
+def test_the_metric_event_export_serves_the_same_events_whatever_the_page_size():
+    api = simulator()
+    path = "/api/v2/incremental/ticket_metric_events.json"
+    served = []
+    for size in (7, 1000):
+        events: dict[int, dict] = {}
+        query = {"start_time": "1", "per_page": str(size)}
+        while True:
+            body = get(api, path, query)
+            events.update((event["id"], event) for event in body["ticket_metric_events"])
+            if body["count"] < size:
+                break
+            query = {"start_time": str(body["end_time"]), "per_page": str(size)}
+        served.append(list(events.values()))
+    assert text(served[0]) == text(served[1]) == text(api.records("ticket_metric_events"))

@@ -12,13 +12,18 @@ from ingest.connections import get_connection
 from ingest.http import RetryPolicy
 from ingest.streams import Source, Window, as_source
 
-EXTRAS = {hubspot: {}, typeform: {"form_ids": ["f1"]}, trustpilot: {"business_unit_id": "bu-1"}}
+EXTRAS = {hubspot: {}, typeform: {"form_ids": ["f1"]},
+          trustpilot: {"business_unit_id": "bu-1", "api_secret": "contract-secret-1234",
+                       "business_user_password": "contract-password-1234"}}
+# Trustpilot signs in as a business user for its private endpoint: the email goes in the login.
+LOGINS = {trustpilot: "reviews@contract.example"}
 CONNECTORS = pytest.mark.parametrize("module", list(EXTRAS), ids=lambda m: m.__name__.split(".")[-1])
 
 
 def set_connection(monkeypatch, module, **extra) -> None:
+    login = {"login": LOGINS[module]} if module in LOGINS else {}
     monkeypatch.setenv(f"AIRFLOW_CONN_{module.CONN_ID.upper()}", json.dumps(
-        {"conn_type": "http", "host": "http://127.0.0.1:9", "password": "contract-token-1234",
+        {"conn_type": "http", "host": "http://127.0.0.1:9", "password": "contract-token-1234", **login,
          "extra": {**EXTRAS[module], **extra}}))
 
 
@@ -84,11 +89,13 @@ def test_an_object_without_streams_or_read_is_not_a_source():
 def test_the_runner_refuses_a_connector_whose_streams_differ_from_the_catalogue(monkeypatch):
     monkeypatch.setattr(hubspot, "STREAMS", hubspot.STREAMS[:2])
     with pytest.raises(RuntimeError, match=r"ingest/hubspot.py declares the streams \['contacts', 'companies'\] "
-                                           r"but ingest/catalogue.py lists \['contacts', 'companies', 'deals'\]"):
+                                           r"but ingest/catalogue.py lists \['contacts', 'companies', 'deals', "
+                                           r"'deal_pipelines', 'owners', 'line_items', 'products'\]"):
         runner.streams_of("hubspot")
 
 
 def test_asking_for_a_stream_the_source_does_not_have_is_an_error(wh, monkeypatch):
     set_connection(monkeypatch, hubspot)
-    with pytest.raises(ValueError, match="^source hubspot has no stream tickets; streams: contacts, companies, deals$"):
+    with pytest.raises(ValueError, match="^source hubspot has no stream tickets; streams: contacts, companies, deals, "
+                                         "deal_pipelines, owners, line_items, products$"):
         runner.run_source("hubspot", Window(None, datetime(2026, 1, 1, tzinfo=UTC)), streams=["tickets"])

@@ -8,15 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest import runner, typeform
+from ingest import runner, typeform, warehouse
 from ingest.streams import Window
 from simulators import launch
-from simulators.company import FORMS, NPS_FORM, Company
+from simulators.company import FORMS, NPS_FORM, SUPPORT_FORM, Company
 from simulators.server import Fault
+from simulators.typeform import TypeformApi
+from tests.shop import at, dbt, land, response
 
 COMPANY = Company(customers=60, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 ALL = [r for r in COMPANY.typeform_responses()]
+UNFINISHED = [COMPANY.typeform_unfinished_response(n) for n in range(len(COMPANY.typeform_unfinished_plan.person))]
 DAY = timedelta(days=1)
+AUTH = {"Authorization": "Bearer tf-demo-token"}
 
 
 @pytest.fixture
@@ -42,6 +46,19 @@ def landed(db):
 
 def before(moment):
     return {r["token"] for r in ALL if r["submitted_at"] < moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def partial_before(moment):
+    return {r["token"] for r in UNFINISHED
+            if r["response_type"] == "partial" and r["staged_at"] < moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+@pytest.fixture
+def with_partial(sims, monkeypatch):
+    connection = json.loads(sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"])
+    connection["extra"]["include_partial"] = True
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_TYPEFORM", json.dumps(connection))
+    return sims
 
 
 def test_first_run_lands_the_whole_history_up_to_the_interval_end(db, sims, small_pages):
@@ -131,3 +148,161 @@ def test_a_source_without_a_connection_is_skipped(db, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_CXLOOP_TYPEFORM", raising=False)
     assert runner.run_source("typeform", Window(COMPANY.end - DAY, COMPANY.end)) == []
     assert os.environ.get("AIRFLOW_CONN_CXLOOP_TYPEFORM") is None
+
+
+# -- partial responses ---------------------------------------------------------------------------
+
+
+def test_the_test_company_has_partial_and_started_responses_on_both_forms():
+    kinds = {(r["_form_id"], r["response_type"]) for r in UNFINISHED}
+    assert {(NPS_FORM, "partial"), (SUPPORT_FORM, "partial")} <= kinds
+    assert any(kind == "started" for _, kind in kinds)
+    assert all(r["submitted_at"] == "0001-01-01T00:00:00Z" for r in UNFINISHED)
+
+
+def test_partial_responses_are_not_fetched_by_default(db, sims):
+    result = run(COMPANY.end - DAY, COMPANY.end)
+    assert landed(db) == before(COMPANY.end)
+    assert result.fetched == len(before(COMPANY.end))
+    assert {tuple(r.query["response_type"]) for r in sims.servers["typeform"].requests} == {("completed",)}
+    assert db.execute("select distinct record->>'response_type' from raw.typeform_responses").fetchall() == [
+        ("completed",)]
+
+
+def test_include_partial_lands_partial_responses_flagged_and_staging_counts_none_of_their_scores(db, with_partial):
+    end = COMPANY.end - 2 * DAY
+    result = run(end - DAY, end)
+    partial = partial_before(end)
+    assert partial and not partial & before(end)
+    assert landed(db) == before(end) | partial
+    assert result.fetched == result.landed == len(before(end) | partial)
+    asked = [(r.path.split("/")[2], r.query["response_type"]) for r in with_partial.servers["typeform"].requests]
+    assert asked == [(form, [kind]) for form in FORMS for kind in ("completed", "partial")]
+    flagged = dict(db.execute("select record_key, record->>'response_type' from raw.typeform_responses").fetchall())
+    assert {key for key, kind in flagged.items() if kind == "partial"} == partial
+
+    warehouse.run_dbt(["build", "--select", "stg_typeform__responses"])
+    rows = db.execute("select response_id, is_completed, submitted_at, nps_score, csat_score, staged_at "
+                      "from staging.stg_typeform__responses").fetchall()
+    assert {r[0] for r in rows if not r[1]} == partial
+    assert all(r[2] is None and r[3] is None and r[4] is None and r[5] is not None for r in rows if not r[1])
+    assert all(r[2] is not None and r[5] is None for r in rows if r[1])
+
+
+def test_a_partial_response_lands_again_only_as_its_staged_time_passes_the_cursor(db, with_partial):
+    day = COMPANY.end - DAY
+    run(day - DAY, day)
+    second = run(day, COMPANY.end)
+    assert landed(db) == before(COMPANY.end) | partial_before(COMPANY.end)
+    new = (before(COMPANY.end) - before(day)) | (partial_before(COMPANY.end) - partial_before(day))
+    assert second.inserted == len(new)
+    again = run(day, COMPANY.end)
+    assert (again.inserted, again.updated, again.rejected) == (0, 0, 0)
+
+
+def test_include_partial_must_be_a_boolean(sims, monkeypatch):
+    connection = json.loads(sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"])
+    connection["extra"]["include_partial"] = "false"
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_TYPEFORM", json.dumps(connection))
+    from ingest.connections import get_connection
+
+    with pytest.raises(ValueError, match="extra.include_partial must be true or false; got 'false'"):
+        typeform.from_connection(get_connection(typeform.CONN_ID))
+
+
+def _served(api, form, **query) -> list[str]:
+    reply = api.handle("GET", f"/forms/{form}/responses", {"page_size": ["1000"], **{
+        name: [value] for name, value in query.items()}}, AUTH, b"")
+    assert reply.status == 200, reply.body
+    return [item["token"] for item in reply.body["items"]]
+
+
+def _newest_first(records, time_field):
+    """Tokens newest first by `time_field`, ties by token as the API breaks them."""
+    by_token = sorted(records, key=lambda r: r["token"])
+    return [r["token"] for r in sorted(by_token, key=lambda r: r[time_field], reverse=True)]
+
+
+def test_the_simulator_serves_each_response_type_by_its_own_time_as_documented():
+    api = TypeformApi(COMPANY)
+    form = NPS_FORM
+    completed = [r for r in ALL if r["_form_id"] == form]
+    unfinished = [r for r in UNFINISHED if r["_form_id"] == form]
+    partial = [r for r in unfinished if r["response_type"] == "partial"]
+    started = [r for r in unfinished if r["response_type"] == "started"]
+    assert partial and started
+
+    # The default, and both spellings of it, are the completed responses by submission.
+    assert _served(api, form) == _served(api, form, response_type="completed") == \
+        _served(api, form, completed="true") == _newest_first(completed, "submitted_at")
+    assert _served(api, form, response_type="partial") == _newest_first(partial, "staged_at")
+    assert _served(api, form, response_type="started") == _newest_first(started, "landed_at")
+    # completed=false: everything not submitted, by landing.
+    assert _served(api, form, completed="false") == _newest_first(unfinished, "landed_at")
+    # Asking for completed ones too filters and orders by submission: the rest come last, and a
+    # since excludes them (they were never submitted).
+    mixed = _served(api, form, response_type="partial,completed")
+    assert mixed == _newest_first(completed, "submitted_at") + sorted(r["token"] for r in partial)
+    since = "2026-03-01T00:00:00"
+    assert _served(api, form, response_type="partial,completed", since=since) == \
+        _newest_first([r for r in completed if r["submitted_at"] >= since + "Z"], "submitted_at")
+    # A partial response's since/until apply to staged_at.
+    one = partial[0]
+    assert _served(api, form, response_type="partial", since=one["staged_at"][:-1],
+                   until=one["staged_at"][:-1]) == [one["token"]]
+    # response_type wins over the older parameter.
+    assert _served(api, form, response_type="partial", completed="true") == _newest_first(partial, "staged_at")
+
+
+def test_the_simulator_drops_answers_hidden_and_calculated_for_completed_false_only():
+    api = TypeformApi(COMPANY)
+    bare = api.handle("GET", f"/forms/{NPS_FORM}/responses", {"completed": ["false"]}, AUTH, b"").body["items"]
+    assert bare and all({"answers", "hidden", "calculated"}.isdisjoint(item) for item in bare)
+    partial = api.handle("GET", f"/forms/{NPS_FORM}/responses", {"response_type": ["partial"]}, AUTH, b"")
+    assert all(item["answers"] and item["answers"][0]["field"]["ref"] == "nps" for item in partial.body["items"])
+
+
+def test_the_simulator_refuses_an_unknown_response_type_or_completed_value():
+    api = TypeformApi(COMPANY)
+    for query in ({"response_type": ["finished"]}, {"completed": ["yes"]}):
+        reply = api.handle("GET", f"/forms/{NPS_FORM}/responses", query, AUTH, b"")
+        assert (reply.status, reply.body["code"]) == (400, "VALIDATION_ERROR")
+
+
+def test_the_simulator_pages_a_mixed_request_with_before_tokens_without_losing_one():
+    api = TypeformApi(COMPANY)
+    query = {"page_size": ["4"], "response_type": ["partial,completed"]}
+    tokens, body = [], api.handle("GET", f"/forms/{NPS_FORM}/responses", query, AUTH, b"").body
+    while True:
+        tokens += [item["token"] for item in body["items"]]
+        if body["page_count"] <= 1:
+            break
+        body = api.handle("GET", f"/forms/{NPS_FORM}/responses", {**query, "before": [tokens[-1]]}, AUTH, b"").body
+    assert tokens == _served(api, NPS_FORM, response_type="partial,completed")
+
+
+def partial_response(token: str, staged: str, **scores: int) -> dict:
+    """A response started and left with answers staged, as Typeform serves it."""
+    return {**response(token, "0001-01-01T00:00:00Z", **scores), "response_type": "partial", "staged_at": staged,
+            "landed_at": staged}
+
+
+def test_nps_counts_only_completed_answers(wh):
+    # 03-01: completed 10, 9, 6, 0 -> 2 promoters, 2 detractors of 4: NPS 0. Partial answers of
+    # 10, 10 and 9 the same day would make it 42.86 if they counted.
+    land("typeform", "responses", [
+        {**response("c1", at(1, 9), nps=10), "response_type": "completed"},
+        {**response("c2", at(1, 10), nps=9), "response_type": "completed"},
+        response("c3", at(1, 11), nps=6),  # landed before the type was recorded: completed
+        {**response("c4", at(1, 12), nps=0), "response_type": "completed"},
+        partial_response("p1", at(1, 13), nps=10),
+        partial_response("p2", at(1, 14), nps=10),
+        partial_response("p3", at(1, 15), nps=9),
+    ])
+    dbt("seed")
+    dbt("run", "--select", "+kpi_nps_daily")
+    with warehouse.connect(autocommit=True) as conn:
+        assert conn.execute("select date::text, responses, promoters, passives, detractors, nps::text "
+                            "from marts.kpi_nps_daily").fetchall() == [("2026-03-01", 4, 2, 0, 2, "0.00")]
+        assert conn.execute("select response_id from staging.stg_typeform__responses where not is_completed "
+                            "order by 1").fetchall() == [("p1",), ("p2",), ("p3",)]

@@ -27,7 +27,10 @@ EMAIL, TOKEN = "agent@cxloop.example", "zd-demo-token"
 RETRY = {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}
 STREAMS = {stream.name: stream for stream in zendesk.STREAMS}
 PATHS = {"tickets": "/incremental/tickets/", "users": "/incremental/users/",
-         "ticket_metrics": "/incremental/tickets/", "satisfaction_ratings": "/satisfaction_ratings"}
+         "ticket_metrics": "/incremental/tickets/", "satisfaction_ratings": "/satisfaction_ratings",
+         "sla_policies": "/slas/policies", "ticket_metric_events": "/incremental/ticket_metric_events"}
+# The field each stream's records change with; metric events only arrive, at their `time`.
+CHANGED = {"ticket_metric_events": "time"}
 # The ticket export serves two streams; the metrics stream is the one asking for the sideload.
 SIDELOADED = {"ticket_metrics": ["metric_sets"]}
 
@@ -62,11 +65,12 @@ def run(name, start, end, *, src=None, **kwargs):
 
 def landed(db, name) -> dict[str, str]:
     """Landed records of a stream: key -> the record's `updated_at`."""
-    return dict(db.execute(f"select record_key, record->>'updated_at' from raw.zendesk_{name}").fetchall())
+    changed = CHANGED.get(name, "updated_at")
+    return dict(db.execute(f"select record_key, record->>'{changed}' from raw.zendesk_{name}").fetchall())
 
 
 def expected(api, name, as_of=None) -> dict[str, str]:
-    return {str(r["id"]): r["updated_at"] for r in api.records(name, as_of)}
+    return {str(r["id"]): r[CHANGED.get(name, "updated_at")] for r in api.records(name, as_of)}
 
 
 def basic_auth(password: str = TOKEN) -> dict[str, str]:
@@ -178,7 +182,10 @@ def test_an_incremental_run_after_updates_lands_the_latest_version_of_each_recor
         assert landed(db, name) == latest, name
         new = latest.keys() - before[name].keys()
         changed = {key for key, updated in before[name].items() if latest[key] != updated}
-        assert new and (changed or name == "satisfaction_ratings"), name  # the ten days did change things
+        if name == "sla_policies":
+            assert not new and not changed  # set up before the company's period
+        else:  # the ten days did change things; metric events only arrive
+            assert new and (changed or name in ("satisfaction_ratings", "ticket_metric_events")), name
         assert (result.inserted, result.updated, result.rejected) == (len(new), len(changed), 0), name
     assert requests_of(sim, "tickets")[0].query["start_time"] == [
         str(int((MIDDLE - zendesk.EXPORT_LOOKBACK).timestamp()))]
@@ -267,7 +274,7 @@ def test_a_malformed_record_is_rejected_with_its_reason_and_the_rest_lands(db, s
     assert (result.fetched, result.landed, result.rejected) == (total, total - 1, 1)
     reason, original = db.execute("select reason, original from raw._rejected").fetchone()
     assert reason == "no natural key: missing 'id'"
-    assert json.loads(original)["updated_at"]
+    assert json.loads(original)[CHANGED.get(name, "updated_at")]
     assert len(landed(db, name)) == total - 1
 
 
@@ -329,3 +336,193 @@ def test_landed_batches_pass_the_zendesk_quality_suites(db, sim):
     for name in STREAMS:
         result = run(name, END - DAY, END)
         assert gate.validate_batch(result.batch_id).outcome == "passed", name
+
+
+def test_the_limiter_rounds_a_fractional_wait_up_to_whole_seconds():
+    now = [1_800_000_000.0]
+    limited = ZendeskApi(COMPANY, EMAIL, TOKEN, incremental_per_minute=1, rate_window_seconds=0.3,
+                         clock=lambda: now[0])
+    query = {"start_time": ["1"]}
+    assert limited.handle("GET", "/api/v2/incremental/users/cursor.json", query, basic_auth(), b"").status == 200
+    refused = limited.handle("GET", "/api/v2/incremental/users/cursor.json", query, basic_auth(), b"")
+    assert (refused.status, refused.headers["Retry-After"]) == (429, "1")
+
+
+def test_the_exports_answer_with_and_without_json_and_read_documented_parameters(api):
+    def export(path, **query):
+        return api.handle("GET", path, {k: [v] for k, v in query.items()}, basic_auth(), b"")
+
+    tickets = api.records("tickets")
+    everything = export("/api/v2/incremental/tickets/cursor", start_time="1")
+    assert everything.status == 200 and everything.body["tickets"] == tickets
+    # Documented examples send empty values for the parameters they leave at their defaults.
+    assert export("/api/v2/incremental/tickets/cursor.json", start_time="1", cursor="", per_page="",
+                  support_type_scope="").body["tickets"] == tickets
+    # No ticket of this account is deleted or an AI agent's.
+    assert export("/api/v2/incremental/tickets/cursor.json", start_time="1",
+                  exclude_deleted="true").body["tickets"] == tickets
+    ai = export("/api/v2/incremental/tickets.json", start_time="1", support_type_scope="ai_agent").body
+    assert (ai["tickets"], ai["count"], ai["end_of_stream"]) == ([], 0, True)
+    assert export("/api/v2/incremental/tickets/cursor.json", start_time="1",
+                  support_type_scope="robots").status == 400
+    assert export("/api/v2/incremental/users/cursor.json", start_time="1", per_page="0").status == 400
+    assert export("/api/v2/incremental/users.json", per_page="1001", start_time="1").status == 400
+    # The time-based export has no cursor: start_time is what it pages by.
+    assert export("/api/v2/incremental/tickets.json", cursor=everything.body["after_cursor"]).body == {
+        "error": "InvalidValue", "description": "start_time is required"}
+
+
+def test_a_time_based_page_ends_at_its_last_second_and_sideloads_metric_sets(api):
+    tickets = api.records("tickets")
+    page = api.handle("GET", "/api/v2/incremental/tickets", {"start_time": ["1"], "per_page": ["5"],
+                                                             "include": ["metric_sets"]}, basic_auth(), b"").body
+    assert page["tickets"] == tickets[:5] and page["count"] == 5 and page["end_of_stream"] is False
+    assert page["end_time"] == tickets[4]["generated_timestamp"]
+    assert [m["ticket_id"] for m in page["metric_sets"]] == [t["id"] for t in tickets[:5]]
+    assert page["next_page"].endswith(
+        f"/api/v2/incremental/tickets?start_time={page['end_time']}&per_page=5&include=metric_sets")
+
+
+def test_a_time_based_page_of_one_second_moves_past_it_rather_than_repeat_it(api):
+    ticket = api.records("tickets")[3]
+    second = ticket["generated_timestamp"]
+    page = api.handle("GET", "/api/v2/incremental/tickets.json", {"start_time": [str(second)], "per_page": ["1"]},
+                      basic_auth(), b"").body
+    assert page["tickets"] == [ticket]
+    assert page["end_time"] == second + 1
+
+
+# -- SLA policies, ticket metric events, business minutes ----------------------------------------
+
+
+def test_sla_policies_and_metric_events_land_with_exact_counts(db, sim, api):
+    policies = run("sla_policies", END - DAY, END)
+    events = run("ticket_metric_events", END - DAY, END)
+    assert (policies.fetched, policies.landed, policies.rejected) == (2, 2, 0)
+    assert (events.fetched, events.landed, events.rejected) == (675, 675, 0)
+    assert landed(db, "ticket_metric_events") == expected(api, "ticket_metric_events")
+    assert set(landed(db, "sla_policies")) == {"360000001", "360000002"}
+    assert [r.path for r in requests_of(sim, "sla_policies")] == ["/api/v2/slas/policies"]
+    first = requests_of(sim, "ticket_metric_events")[0]
+    assert (first.path, first.query) == ("/api/v2/incremental/ticket_metric_events",
+                                         {"start_time": [str(zendesk.EARLIEST_START_TIME)]})
+
+
+def test_metric_events_follow_one_tickets_timeline_and_its_policy(api):
+    # Ticket 10026, high priority: opened Friday 27 Feb 13:21:24, first reply Saturday 12:11:37,
+    # solved Saturday 14:35:47, reopened Sunday 06:37:49 and solved again 08:30:04. Its policy
+    # ("Urgent and high") sets 240 and 1440 business minutes; Friday's 218 business minutes
+    # (13:21:24 to 17:00) are all it ever spends, so nothing is breached.
+    events = [(e["time"], e["metric"], e["type"], e.get("sla", e.get("status")))
+              for e in api.records("ticket_metric_events") if e["ticket_id"] == 10026]
+    policy = {"id": 360_000_001, "title": "Urgent and high", "description": "Tickets that cannot wait"}
+    opened, replied, solved = "2026-02-27T13:21:24Z", "2026-02-28T12:11:37Z", "2026-02-28T14:35:47Z"
+    reopened, solved_again = "2026-03-01T06:37:49Z", "2026-03-01T08:30:04Z"
+    assert events == [
+        (opened, "reply_time", "activate", None),
+        (opened, "resolution_time", "activate", None),
+        (opened, "agent_work_time", "activate", None),
+        (opened, "requester_wait_time", "activate", None),
+        (opened, "reply_time", "apply_sla",
+         {"target": 240, "target_in_seconds": 14400, "business_hours": True, "policy": policy}),
+        (opened, "resolution_time", "apply_sla",
+         {"target": 1440, "target_in_seconds": 86400, "business_hours": True, "policy": policy}),
+        (replied, "reply_time", "fulfill", None),
+        (replied, "reply_time", "update_status", {"calendar": 1370, "business": 218}),
+        (solved, "agent_work_time", "fulfill", None),
+        (solved, "requester_wait_time", "fulfill", None),
+        (solved, "resolution_time", "fulfill", None),
+        (solved, "resolution_time", "update_status", {"calendar": 1514, "business": 218}),
+        (reopened, "agent_work_time", "activate", None),
+        (reopened, "requester_wait_time", "activate", None),
+        (reopened, "resolution_time", "activate", None),
+        (solved_again, "agent_work_time", "fulfill", None),
+        (solved_again, "requester_wait_time", "fulfill", None),
+        (solved_again, "resolution_time", "fulfill", None),
+        (solved_again, "resolution_time", "update_status", {"calendar": 2588, "business": 218}),
+    ]
+
+
+def test_a_missed_target_is_a_breach_at_the_moment_it_was_missed(api):
+    from simulators.zendesk import add_business_minutes
+
+    breaches = [e for e in api.records("ticket_metric_events") if e["type"] == "breach"]
+    assert breaches
+    for breach in breaches:
+        applied = next(e for e in api.records("ticket_metric_events") if e["ticket_id"] == breach["ticket_id"]
+                       and e["metric"] == breach["metric"] and e["type"] == "apply_sla")
+        sla, start = applied["sla"], int(datetime.fromisoformat(applied["time"]).timestamp())
+        deadline = add_business_minutes(start, sla["target"]) if sla["business_hours"] else start + sla["target"] * 60
+        assert int(datetime.fromisoformat(breach["time"]).timestamp()) == deadline
+        fulfilled = [e["time"] for e in api.records("ticket_metric_events") if e["ticket_id"] == breach["ticket_id"]
+                     and e["metric"] == breach["metric"] and e["type"] == "fulfill"]
+        assert not fulfilled or fulfilled[-1] > breach["time"]
+
+
+def test_business_minutes_add_up_monday_to_friday_nine_to_five():
+    from simulators.zendesk import add_business_minutes, business_minutes
+
+    friday = int(datetime(2026, 2, 27, 13, 21, 24, tzinfo=UTC).timestamp())
+    assert add_business_minutes(friday, 240) == int(datetime(2026, 3, 2, 9, 21, 24, tzinfo=UTC).timestamp())
+    assert add_business_minutes(friday, 1440) == int(datetime(2026, 3, 4, 13, 21, 24, tzinfo=UTC).timestamp())
+    assert business_minutes(friday, add_business_minutes(friday, 1440)) == 1440
+
+
+def test_a_second_run_over_the_next_day_lands_only_the_new_metric_events(db, sim, api):
+    next_day = MIDDLE + DAY
+    api.as_of = MIDDLE
+    first = run("ticket_metric_events", MIDDLE - DAY, MIDDLE)
+    assert landed(db, "ticket_metric_events") == expected(api, "ticket_metric_events", MIDDLE)
+    api.as_of = next_day
+    sim.requests.clear()
+    second = run("ticket_metric_events", MIDDLE, next_day)
+    events = api.records("ticket_metric_events", next_day)
+    new = [e for e in events if e["time"] >= MIDDLE.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    reread = [e for e in events if e["time"] >= (MIDDLE - zendesk.EXPORT_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    assert first.inserted == len(events) - len(new)
+    assert (second.fetched, second.inserted, second.updated, second.rejected) == (len(reread), len(new), 0, 0)
+    assert len(new) == 20
+    assert requests_of(sim, "ticket_metric_events")[0].query["start_time"] == [
+        str(int((MIDDLE - zendesk.EXPORT_LOOKBACK).timestamp()))]
+    assert landed(db, "ticket_metric_events") == expected(api, "ticket_metric_events", next_day)
+
+
+def test_metric_event_pages_move_on_from_end_time_and_land_a_repeated_second_once(db, sim, api, monkeypatch):
+    import simulators.zendesk as simulated
+
+    monkeypatch.setattr(simulated, "EXPORT_MAX_PER_PAGE", 7)
+    monkeypatch.setattr(zendesk, "TIME_EXPORT_PAGE_SIZE", 7)
+    result = run("ticket_metric_events", END - DAY, END)
+    seen = requests_of(sim, "ticket_metric_events")
+    assert len(seen) > 675 // 7
+    # Each page starts at the last one's end_time, whose second it serves again: none lands twice.
+    assert (result.landed, result.rejected) == (675, 0)
+    assert result.fetched == 675
+    assert landed(db, "ticket_metric_events") == expected(api, "ticket_metric_events")
+
+
+def test_business_minutes_land_beside_calendar_minutes(db, sim):
+    from ingest import warehouse
+
+    run("ticket_metrics", END - DAY, END)
+    warehouse.run_dbt(["run", "--select", "stg_zendesk__ticket_metrics"])
+    # Ticket 10026 (above): Friday 13:21:24 to Saturday 12:11:37 is 1370 calendar minutes and
+    # 218 business ones (Friday until 17:00); first solved Saturday 14:35:47 (1514, still 218),
+    # last on Sunday 08:30:04 (2588, still 218).
+    assert db.execute("select first_reply_minutes, first_reply_business_minutes, full_resolution_minutes, "
+                      "full_resolution_business_minutes, first_resolution_minutes, "
+                      "first_resolution_business_minutes from staging.stg_zendesk__ticket_metrics "
+                      "where ticket_id = 10026").fetchall() == [(1370, 218, 2588, 218, 1514, 218)]
+
+
+def test_new_streams_stage_with_their_tests(db, sim):
+    from ingest import warehouse
+
+    for name in ("tickets", "sla_policies", "ticket_metric_events"):
+        run(name, END - DAY, END)
+    warehouse.run_dbt(["build", "--select", "path:models/staging/zendesk"])
+    assert db.execute("select count(*), count(*) filter (where event_type = 'apply_sla' and sla_policy_id is null) "
+                      "from staging.stg_zendesk__ticket_metric_events").fetchone() == (675, 0)
+    assert db.execute("select title, match_position, jsonb_array_length(targets) from "
+                      "staging.stg_zendesk__sla_policies order by match_position").fetchall() == [
+        ("Urgent and high", 1, 4), ("Standard", 2, 3)]

@@ -4,11 +4,20 @@
     rating, a low-star review or high effort is the scale's negative band (score_scales seed).
 
     Incremental: each night recomputes the alerts of the customers whose records, touchpoints or
-    tickets changed (macros/affected_customers.sql); the pre-hook removes their rows first. -#}
+    tickets changed (macros/affected_customers.sql), or whose CRM owner was renamed or
+    re-addressed; the pre-hook removes their rows first. The owners' part is written out twice,
+    here and in the model, because the hook is rendered apart from the model. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_affected_customers() }}",
+    pre_hook="
+        {%- set owners_changed -%}
+        select records.customer_id
+        from {{ ref('int_customers_resolved') }} as records
+        inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
+        where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
+        {%- endset -%}
+        {{ delete_affected_customers(affected_customers() ~ ' union ' ~ owners_changed) }}",
     indexes=[{'columns': ['customer_id']}],
 ) }}
 -- The changed-customer filter (macros/affected_customers.sql) reads these too.
@@ -17,12 +26,18 @@
 -- depends_on: {{ ref('int_support_tickets_enriched') }}
 -- depends_on: {{ ref('stg_hubspot__contacts') }}
 -- depends_on: {{ ref('stg_hubspot__deals') }}
+-- depends_on: {{ ref('stg_hubspot__owners') }}
 
 with
 
 {% if is_incremental() %}
 affected as (
     {{ affected_customers() }}
+    union
+    select records.customer_id
+    from {{ ref('int_customers_resolved') }} as records
+    inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
+    where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
 ),
 {% endif %}
 
@@ -114,8 +129,11 @@ select
     raised.verbatim::text                       as verbatim,
     owners.owner_id::text                       as owner,
     (last_follow_up.followed_up_at is null
-     or last_follow_up.followed_up_at <= raised.raised_at)::boolean as is_open
+     or last_follow_up.followed_up_at <= raised.raised_at)::boolean as is_open,
+    owner_people.full_name::text                as owner_name,
+    owner_people.email::text                    as owner_email
 from raised
 left join owners using (customer_id)
+left join {{ ref('stg_hubspot__owners') }} as owner_people on owner_people.owner_id = owners.owner_id
 left join last_follow_up using (customer_id)
 where raised.reason is not null

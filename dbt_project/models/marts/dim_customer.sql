@@ -1,10 +1,19 @@
 {#- Incremental: each night recomputes the customers whose records or touchpoints changed
-    (macros/affected_customers.sql); the pre-hook removes their rows first, so a customer that
-    identity resolution merged away leaves none behind. -#}
+    (macros/affected_customers.sql), and those whose CRM owner was renamed or re-addressed; the
+    pre-hook removes their rows first, so a customer that identity resolution merged away leaves
+    none behind. The owners' part is written out twice, here and in the model, because the hook
+    is rendered apart from the model and cannot see its variables. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_affected_customers() }}",
+    pre_hook="
+        {%- set owners_changed -%}
+        select records.customer_id
+        from {{ ref('int_customers_resolved') }} as records
+        inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
+        where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
+        {%- endset -%}
+        {{ delete_affected_customers(affected_customers() ~ ' union ' ~ owners_changed) }}",
     indexes=[{'columns': ['last_seen_at']}],
 ) }}
 -- The changed-customer filter (macros/affected_customers.sql) reads these too.
@@ -13,12 +22,18 @@
 -- depends_on: {{ ref('int_support_tickets_enriched') }}
 -- depends_on: {{ ref('stg_hubspot__contacts') }}
 -- depends_on: {{ ref('stg_hubspot__deals') }}
+-- depends_on: {{ ref('stg_hubspot__owners') }}
 
 with
 
 {% if is_incremental() %}
 affected as (
     {{ affected_customers() }}
+    union
+    select records.customer_id
+    from {{ ref('int_customers_resolved') }} as records
+    inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
+    where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
 ),
 {% endif %}
 
@@ -55,6 +70,21 @@ activity as (
 
 ),
 
+-- The owner of the customer's oldest CRM contact, as cx_alerts names it: one owner per customer.
+crm_owner as (
+
+    select distinct on (records.customer_id)
+        records.customer_id,
+        records.owner_id,
+        owners.full_name as owner_name,
+        owners.email     as owner_email
+    from records
+    left join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
+    where records.source = 'hubspot' and records.owner_id is not null
+    order by records.customer_id, records.source_id
+
+),
+
 latest_nps as (
 
     select distinct on (customer_id)
@@ -75,7 +105,11 @@ select
     least(profile.first_record_at, activity.first_touch_at)::timestamptz    as first_seen_at,
     greatest(profile.first_record_at, activity.last_touch_at)::timestamptz  as last_seen_at,
     coalesce(latest_nps.nps_category, 'none')::text                         as latest_nps_category,
-    profile.source_records::integer                                         as source_records
+    profile.source_records::integer                                         as source_records,
+    crm_owner.owner_id::text                                                as owner_id,
+    crm_owner.owner_name::text                                              as owner_name,
+    crm_owner.owner_email::text                                             as owner_email
 from profile
 left join activity using (customer_id)
 left join latest_nps using (customer_id)
+left join crm_owner using (customer_id)

@@ -1,4 +1,7 @@
 {{ config(unique_key='response_id', indexes=[{'columns': ['response_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+{#- Responses landed before the type was recorded were all completed ones. -#}
+{%- set response_type = "coalesce(record ->> 'response_type', 'completed')" %}
+{%- set is_completed = response_type ~ " = 'completed'" %}
 
 with
 
@@ -15,11 +18,16 @@ renamed as (
     select
         record_key                                          as response_id,
         record ->> '_form_id'                               as form_id,
-        (record ->> 'submitted_at')::timestamptz            as submitted_at,
+        {{ response_type }}                                 as response_type,
+        {{ is_completed }}                                  as is_completed,
+        -- A response never submitted has Typeform's placeholder time there, not a submission.
+        case when {{ is_completed }} then (record ->> 'submitted_at')::timestamptz end as submitted_at,
         (record ->> 'landed_at')::timestamptz               as landed_at,
-        (record -> '_metrics' ->> 'nps')::integer           as nps_score,
-        (record -> '_metrics' ->> 'csat')::integer          as csat_score,
-        (record -> '_metrics' ->> 'ces')::integer           as ces_score,
+        (record ->> 'staged_at')::timestamptz               as staged_at,
+        -- Only a submitted answer counts towards NPS, CSAT and CES: a partial one reads as unanswered.
+        case when {{ is_completed }} then (record -> '_metrics' ->> 'nps')::integer end  as nps_score,
+        case when {{ is_completed }} then (record -> '_metrics' ->> 'csat')::integer end as csat_score,
+        case when {{ is_completed }} then (record -> '_metrics' ->> 'ces')::integer end  as ces_score,
         nullif(trim(record -> '_metrics' ->> 'verbatim'), '') as verbatim,
         nullif(lower(trim(record -> '_metrics' ->> 'email')), '') as email,
         record -> 'hidden' ->> 'locale'                     as language,

@@ -17,9 +17,20 @@ renamed as (
         (record ->> 'ticket_id')::bigint                                        as ticket_id,
         (record ->> 'replies')::integer                                         as replies,
         (record ->> 'reopens')::integer                                         as reopens,
-        -- Calendar minutes, as the help desk reports them (business minutes depend on schedules).
+        -- Zendesk counts each duration twice: calendar minutes, and business minutes inside the
+        -- ticket's schedule; SLA targets may be set in either.
         (record -> 'reply_time_in_minutes' ->> 'calendar')::integer             as first_reply_minutes,
+        (record -> 'reply_time_in_minutes' ->> 'business')::integer             as first_reply_business_minutes,
+        (record -> 'first_resolution_time_in_minutes' ->> 'calendar')::integer  as first_resolution_minutes,
+        (record -> 'first_resolution_time_in_minutes' ->> 'business')::integer  as first_resolution_business_minutes,
         (record -> 'full_resolution_time_in_minutes' ->> 'calendar')::integer   as full_resolution_minutes,
+        (record -> 'full_resolution_time_in_minutes' ->> 'business')::integer   as full_resolution_business_minutes,
+        (record -> 'requester_wait_time_in_minutes' ->> 'calendar')::integer    as requester_wait_minutes,
+        (record -> 'requester_wait_time_in_minutes' ->> 'business')::integer    as requester_wait_business_minutes,
+        (record -> 'agent_wait_time_in_minutes' ->> 'calendar')::integer        as agent_wait_minutes,
+        (record -> 'agent_wait_time_in_minutes' ->> 'business')::integer        as agent_wait_business_minutes,
+        (record -> 'on_hold_time_in_minutes' ->> 'calendar')::integer           as on_hold_minutes,
+        (record -> 'on_hold_time_in_minutes' ->> 'business')::integer           as on_hold_business_minutes,
         (record ->> 'solved_at')::timestamptz                                   as solved_at,
         (record ->> 'latest_comment_added_at')::timestamptz                     as latest_comment_added_at,
         (record ->> 'created_at')::timestamptz                                  as created_at,
