@@ -24,6 +24,15 @@
     )
 {%- endmacro %}
 
+{#- The customers whose CRM owner was renamed or re-addressed since the model's last build: the
+    marts that name a customer's owner (dim_customer, cx_alerts) recompute them too. -#}
+{% macro owner_changed_customers() -%}
+    select records.customer_id
+    from {{ ref('int_customers_resolved') }} as records
+    inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
+    where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
+{%- endmacro %}
+
 {#- Pre-hook of a customer-level mart: its rows of the customers rebuilt tonight go first, so
     the model appends them afresh and a customer merged away leaves no row behind. -#}
 {% macro delete_affected_customers(affected_sql=none) -%}

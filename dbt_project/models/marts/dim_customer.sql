@@ -1,19 +1,11 @@
 {#- Incremental: each night recomputes the customers whose records or touchpoints changed
     (macros/affected_customers.sql), and those whose CRM owner was renamed or re-addressed; the
     pre-hook removes their rows first, so a customer that identity resolution merged away leaves
-    none behind. The owners' part is written out twice, here and in the model, because the hook
-    is rendered apart from the model and cannot see its variables. -#}
+    none behind. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="
-        {%- set owners_changed -%}
-        select records.customer_id
-        from {{ ref('int_customers_resolved') }} as records
-        inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
-        where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
-        {%- endset -%}
-        {{ delete_affected_customers(affected_customers() ~ ' union ' ~ owners_changed) }}",
+    pre_hook="{{ delete_affected_customers(affected_customers() ~ ' union ' ~ owner_changed_customers()) }}",
     indexes=[{'columns': ['last_seen_at']}],
 ) }}
 -- The changed-customer filter (macros/affected_customers.sql) reads these too.
@@ -30,10 +22,7 @@ with
 affected as (
     {{ affected_customers() }}
     union
-    select records.customer_id
-    from {{ ref('int_customers_resolved') }} as records
-    inner join {{ ref('stg_hubspot__owners') }} as owners on owners.owner_id = records.owner_id
-    where records.source = 'hubspot' and {{ changed_since_last_build('owners.loaded_at') }}
+    {{ owner_changed_customers() }}
 ),
 {% endif %}
 
