@@ -94,28 +94,8 @@ open_tickets as (
 
 ),
 
--- Revenue behind a customer: won deals of their CRM account, or, with no account, the won
--- deals they are the contact of.
-crm_links as (
-
-    select records.customer_id, contacts.contact_id, contacts.company_id
-    from records
-    inner join contacts on records.source = 'hubspot' and contacts.contact_id = records.source_id
-
-),
-
-customer_deals as (
-
-    -- Distinct: two CRM contacts of one person in one account must not count its deals twice.
-    select crm_links.customer_id, deals.deal_id, deals.amount
-    from crm_links
-    inner join deals on deals.company_id = crm_links.company_id
-    union
-    select crm_links.customer_id, deals.deal_id, deals.amount
-    from crm_links
-    inner join deals on crm_links.company_id is null and deals.contact_id = crm_links.contact_id
-
-),
+-- Revenue behind a customer (macros/customer_won_deals.sql).
+{{ customer_won_deals(won_deals='deals') }}
 
 deal_value as (
     select customer_id, sum(amount) as deal_value from customer_deals group by customer_id

@@ -40,26 +40,7 @@ products as (
     select * from {{ ref('stg_hubspot__products') }}
 ),
 
-crm_links as (
-
-    select records.customer_id, contacts.contact_id, contacts.company_id
-    from records
-    inner join contacts on contacts.contact_id = records.source_id
-
-),
-
-customer_deals as (
-
-    -- Distinct: two CRM contacts of one person in one account must not count its deals twice.
-    select crm_links.customer_id, won_deals.deal_id, won_deals.amount
-    from crm_links
-    inner join won_deals on won_deals.company_id = crm_links.company_id
-    union
-    select crm_links.customer_id, won_deals.deal_id, won_deals.amount
-    from crm_links
-    inner join won_deals on crm_links.company_id is null and won_deals.contact_id = crm_links.contact_id
-
-),
+{{ customer_won_deals() }}
 
 deal_items as (
 
