@@ -4,7 +4,8 @@ A projection turns a stream's jsonb records into the columns its suite checks. I
 `{batch_rows}`: what the batch received, not only what landed — its rows in raw plus the
 records the loader turned away for having no key or for repeating one, so that the suites' key
 expectations (not null, unique) see them — with columns record_key, record and unknown_fields
-(the top-level fields the suite's `known_fields` does not list).
+(the top-level fields the suite's `known_fields` does not list). A tombstone (a record deleted
+at the source: its key and when) is not shown: it has none of the fields a suite checks.
 
 Rejects are recorded per batch, so a rerun that fetches the same bad records is judged by them
 as the first run was. A rerun's unchanged records keep the batch that first landed them, though:
@@ -17,12 +18,14 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from ingest.streams import DELETED_AT
+
 PROJECTIONS_DIR = Path(__file__).resolve().parent / "projections"
 
 BATCH_ROWS = """(
     select record_key, record, {unknown_fields} as unknown_fields
     from (
-        select record_key, record from raw.{table} where _batch_id = '{batch_id}'
+        select record_key, record from raw.{table} where _batch_id = '{batch_id}' and not record ? '{deleted_at}'
         union all
         select record_key, original::jsonb from raw._rejected
         where batch_id = '{batch_id}' and (reason like 'no natural key%' or reason like 'superseded%')
@@ -52,5 +55,6 @@ def batch_query(name: str, batch_id: str, known_fields: list[str] | None = None)
     lines = (PROJECTIONS_DIR / f"{name}.sql").read_text().splitlines()
     # GX wants the query to start with SELECT: drop the file's leading comment block.
     body = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
-    rows = BATCH_ROWS.format(table=name, batch_id=batch_id, unknown_fields=_unknown_fields_sql(known_fields))
+    rows = BATCH_ROWS.format(table=name, batch_id=batch_id, deleted_at=DELETED_AT,
+                             unknown_fields=_unknown_fields_sql(known_fields))
     return body.strip().replace("{batch_rows}", rows)

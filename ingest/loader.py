@@ -37,7 +37,7 @@ import psycopg
 from psycopg import sql
 
 from ingest import schema
-from ingest.streams import BatchResult, Record, RecordError, Stream, Window, parse_timestamp
+from ingest.streams import DELETED_AT, BatchResult, Record, RecordError, Stream, Window, is_tombstone, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,10 @@ with merged as (
         set record_updated_at = excluded.record_updated_at, record = excluded.record,
             _batch_id = excluded._batch_id, _loaded_at = now()
         where excluded.record_updated_at > t.record_updated_at
-    returning (xmax = 0) as is_insert
+    returning (xmax = 0) as is_insert, t.record ? '{deleted_at}' as is_deletion
 )
-select count(*) filter (where is_insert), count(*) filter (where not is_insert) from merged
+select count(*) filter (where is_insert), count(*) filter (where not is_insert), count(*) filter (where is_deletion)
+from merged
 """
 
 
@@ -245,7 +246,9 @@ def _prepare(stream: Stream, record: Any) -> tuple[str, datetime, bytes]:
     if key is None or str(key).strip() == "":
         raise RecordError("no natural key: empty")
     try:
-        updated_at = parse_timestamp(stream.updated_at(record))
+        # A deletion is the newest thing that happened to a record, and a tombstone carries no
+        # other field the stream's own updated-at could be read from.
+        updated_at = parse_timestamp(record[DELETED_AT] if is_tombstone(record) else stream.updated_at(record))
     except _UNREADABLE as exc:
         raise RecordError(f"no updated-at: {_unreadable(exc)}") from None
     return str(key), updated_at, data
@@ -338,16 +341,18 @@ def land(conn: psycopg.Connection, stream: Stream, batch_id: str, window: Window
     conn.execute("set local enable_seqscan = off")
     params = {"source": stream.source, "stream": stream.name, "batch_id": batch_id}
     _reject(conn, result, params)
-    inserted, updated = conn.execute(sql.SQL(MERGE).format(table=sql.Identifier(stream.table)), params).fetchone()
+    merge = sql.SQL(MERGE).format(table=sql.Identifier(stream.table), deleted_at=sql.SQL(DELETED_AT))
+    inserted, updated, deleted = conn.execute(merge, params).fetchone()
     rejected = sum(result.rejected_reasons.values())
-    result.rejected, result.inserted, result.updated = rejected, inserted, updated
+    result.rejected, result.inserted, result.updated, result.deleted = rejected, inserted, updated, deleted
     result.landed = result.fetched - result.rejected
     conn.execute(
         """insert into audit.load_batches
-           (batch_id, source, stream, window_start, window_end, fetched, landed, rejected, inserted, updated)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+           (batch_id, source, stream, window_start, window_end, fetched, landed, rejected, inserted, updated,
+            deleted)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (batch_id, stream.source, stream.name, window.start, window.end, result.fetched, result.landed,
-         result.rejected, inserted, updated),
+         result.rejected, inserted, updated, deleted),
     )
     conn.execute("drop table _incoming")
     return result

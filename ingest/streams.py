@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 
+# A record deleted at the source lands as a tombstone: its natural key's fields plus this one,
+# the deletion's time. It replaces the record's last version in the raw table (the loader takes
+# the deletion time as its updated-at), so personal data the source erased is not kept, staging
+# drops the record, and a later live version (a restore) replaces the tombstone in turn.
+DELETED_AT = "_deleted_at"
+
 
 class RecordError(ValueError):
     """A record that cannot be landed; the message becomes its reason in `raw._rejected`."""
@@ -110,9 +116,22 @@ def as_source(connector: Any) -> Source:
     return connector if isinstance(connector, Source) else _WithDefaults(connector)
 
 
+def tombstone(key_fields: Record, deleted_at: datetime | str) -> Record:
+    """The record that says the one with `key_fields` (its natural key's fields) was deleted at `deleted_at`."""
+    when = deleted_at.isoformat() if isinstance(deleted_at, datetime) else deleted_at
+    return {**key_fields, DELETED_AT: when}
+
+
+def is_tombstone(record: Record) -> bool:
+    return DELETED_AT in record
+
+
 @dataclass
 class BatchResult:
-    """What one stream's run did; `fetched == landed + rejected` always holds."""
+    """What one stream's run did; `fetched == landed + rejected` always holds.
+
+    `deleted` counts the tombstones among the records landed (`inserted + updated`).
+    """
 
     source: str
     stream: str
@@ -124,6 +143,7 @@ class BatchResult:
     rejected: int = 0
     inserted: int = 0
     updated: int = 0
+    deleted: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
 
 

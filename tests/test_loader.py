@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from ingest import loader
-from ingest.streams import Stream, Window
+from ingest.streams import Stream, Window, tombstone
 
 STREAM = Stream(source="acme", name="things", key=lambda r: r["id"], updated_at=lambda r: r["updated"])
 WINDOW = Window(None, datetime(2026, 3, 10, tzinfo=UTC))
@@ -48,6 +48,29 @@ def test_landing_the_same_records_again_changes_nothing(db):
     again = land(db, page)
     assert (again.fetched, again.landed, again.inserted, again.updated) == (5, 5, 0, 0)
     assert len(raw_rows(db)) == 5
+
+
+def test_a_deletion_replaces_the_record_with_its_tombstone_and_is_counted_in_the_batch(db):
+    land(db, [{"id": 1, "updated": "2026-03-01T00:00:00Z", "v": "personal"},
+              {"id": 2, "updated": "2026-03-01T00:00:00Z", "v": "kept"}])
+    deletion = land(db, [tombstone({"id": 1}, "2026-03-05T08:00:00Z"), tombstone({"id": 3}, "2026-03-05T09:00:00Z")])
+    assert (deletion.landed, deletion.inserted, deletion.updated, deletion.deleted) == (2, 1, 1, 2)
+    assert db.execute("select record_key, record, record_updated_at from raw.acme_things order by 1").fetchall() == [
+        ("1", {"id": 1, "_deleted_at": "2026-03-05T08:00:00Z"}, datetime(2026, 3, 5, 8, tzinfo=UTC)),
+        ("2", {"id": 2, "updated": "2026-03-01T00:00:00Z", "v": "kept"}, datetime(2026, 3, 1, tzinfo=UTC)),
+        ("3", {"id": 3, "_deleted_at": "2026-03-05T09:00:00Z"}, datetime(2026, 3, 5, 9, tzinfo=UTC)),
+    ]
+    assert db.execute("select deleted from audit.load_batches where batch_id = %s",
+                      (deletion.batch_id,)).fetchone() == (2,)
+
+
+def test_a_record_restored_after_its_deletion_replaces_the_tombstone_and_a_stale_one_does_not(db):
+    land(db, [tombstone({"id": 1}, "2026-03-05T08:00:00Z")])
+    stale = land(db, [{"id": 1, "updated": "2026-03-01T00:00:00Z", "v": "before deletion"}])
+    assert (stale.inserted, stale.updated, stale.deleted) == (0, 0, 0)
+    restored = land(db, [{"id": 1, "updated": "2026-03-06T00:00:00Z", "v": "restored"}])
+    assert (restored.updated, restored.deleted) == (1, 0)
+    assert raw_rows(db) == [("1", "restored")]
 
 
 def test_a_record_without_a_key_is_rejected_with_its_reason_while_the_page_lands(db):
