@@ -27,6 +27,16 @@ Protocol (docs/api-protocols.md §1):
   pipeline's.
 - Line items are searched and listed like the other objects, with their deal association;
   products carry none (a line item names its product in `hs_product_id`).
+- Deletions (§1b of part 2): search never returns archived records, so after its window the
+  contacts, companies and deals streams page through `GET /crm/v3/objects/{type}?archived=true`
+  (only archived records, each with `archivedAt`; no archivedAt filter exists, so the whole list
+  is read and filtered here) and land a tombstone for each one archived within the window (all
+  of them on a first run). Those reads ask for the default properties and no associations: a
+  tombstone keeps only the id. A record restored later comes back through search as a newer
+  version and replaces its tombstone.
+- Merges (§1c): the surviving contact lists the merged-away ids in `hs_merged_object_ids`
+  (semicolon-separated, chained merges included), which the contacts stream asks for; merged-away
+  ids are not tombstoned, the warehouse maps them to their survivor.
 
 Connection `cxloop_hubspot`: host = base URL (default `https://api.hubapi.com`), password =
 private-app token; extra may carry `start_date` and `retry`.
@@ -41,7 +51,7 @@ from typing import Any
 
 from ingest.connections import source_connection
 from ingest.http import HttpClient, redact_url
-from ingest.streams import Record, Source, Stream, Window, parse_timestamp
+from ingest.streams import Record, RecordError, Source, Stream, Window, parse_timestamp, tombstone
 
 CONN_ID = "cxloop_hubspot"
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -57,7 +67,7 @@ MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", 
 PRODUCT_CATEGORY_PROPERTY = "product_category"
 PROPERTIES = {
     "contacts": ["email", "firstname", "lastname", "phone", "country", "hubspot_owner_id", "lifecyclestage",
-                 "createdate", "lastmodifieddate", "hs_object_id"],
+                 "hs_merged_object_ids", "createdate", "lastmodifieddate", "hs_object_id"],
     "companies": ["name", "domain", "country", "annualrevenue", "hubspot_owner_id", "createdate",
                   "hs_lastmodifieddate", "hs_object_id"],
     "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id", "createdate",
@@ -71,6 +81,8 @@ ASSOCIATIONS = {"contacts": ["companies"], "companies": [], "deals": ["companies
                 "line_items": ["deals"], "products": []}
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "line_items": "line_item",
             "products": "product"}
+# Streams whose deletions are read from the archived list and landed as tombstones.
+ARCHIVABLE = ("contacts", "companies", "deals")
 # Streams read whole from a settings endpoint rather than searched by modified date.
 SETTINGS = {"deal_pipelines": "crm/v3/pipelines/deals", "owners": "crm/v3/owners"}
 
@@ -98,6 +110,14 @@ STREAMS = tuple(
 )
 
 
+def _archived_within(record: Record, window: Window) -> bool:
+    try:
+        archived_at = parse_timestamp(record.get("archivedAt"))
+    except RecordError:
+        return True  # landed as a reject with its reason, rather than dropped unseen
+    return (window.start is None or archived_at >= window.start) and archived_at < window.end
+
+
 def _ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
@@ -119,6 +139,18 @@ class HubSpotSource(Source):
             yield from self._list(stream.name)
         else:
             yield from self._search(stream.name, window.start, window.end)
+        if stream.name in ARCHIVABLE:
+            yield from self._archived(stream.name, window)
+
+    def _archived(self, kind: str, window: Window) -> Iterator[list[Record]]:
+        """Tombstones of the records archived within `window`, from the whole archived list."""
+        params: dict[str, Any] = {"limit": LIST_LIMIT, "archived": "true"}
+        for page in self._paged(f"crm/v3/objects/{kind}", params, kind):
+            # Anything that is not a record goes to the loader as it is, to be rejected with its reason.
+            deleted = [tombstone({"id": r.get("id")}, r.get("archivedAt")) if isinstance(r, dict) else r
+                       for r in page if not isinstance(r, dict) or _archived_within(r, window)]
+            if deleted:
+                yield deleted
 
     def _pipelines(self) -> list[Record]:
         # One answer holds every pipeline: the collection has no paging.

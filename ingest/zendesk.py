@@ -28,6 +28,11 @@ Protocol (docs/api-protocols.md §2), the facts this module relies on:
 - `satisfaction_ratings` uses the cursor envelope: `page[size]` (at most 100),
   `page[after]=<meta.after_cursor>`, until `meta.has_more` is false; it filters `created_at`
   with `start_time` and `end_time` (Unix seconds).
+- Deleted tickets (§2f) are in the ticket export by default, with `status: "deleted"`
+  (`exclude_deleted=true` would hide them, so it is never sent). `GET deleted_tickets` lists
+  soft-deleted tickets of the last 30 days that are not yet scrubbed, `{id, subject, actor,
+  deleted_at, previous_state}`, in the cursor envelope above, `sort_by`/`sort_order`; 10 requests
+  a minute.
 
 Choices, and why:
 - Where a run starts. The export restarts from the window's start rather than from a saved
@@ -53,6 +58,14 @@ Choices, and why:
   ticket is solved, so re-reading 28 days of creations catches every change; a rating changed
   on a ticket reopened for longer still reaches the warehouse through the ticket's own
   `satisfaction_rating`.
+- Deleted tickets. A ticket the export serves as deleted lands as a tombstone (its id and the
+  deletion time, its `updated_at`), which replaces the landed ticket and keeps none of its
+  personal data. After the export the `tickets` stream also reads the deleted tickets list,
+  newest deletion first, down to the window's start (the runner's window already reaches back
+  by the stream's lookback; a first run with no start reads the whole list), and lands a
+  tombstone for each deletion there that the export did not show: a deleted ticket is scrubbed
+  within 30 days, so whatever the export misses, the list is the last place to see it. A ticket
+  tombstoned by both is landed once, from the export, so the batch records no superseded copy.
 
 Connection `cxloop_zendesk`: host = `https://<subdomain>.zendesk.com`, login = the agent's email,
 password = API token, extra = `{"start_date": ..., "retry": {...}}`. The host is checked before
@@ -66,12 +79,13 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.connections import base_url, source_connection
 from ingest.http import HttpClient, SourceHTTPError
-from ingest.streams import Record, RecordError, Source, Stream, Window, parse_timestamp
+from ingest.streams import Record, RecordError, Source, Stream, Window, parse_timestamp, tombstone
 
 CONN_ID = "cxloop_zendesk"
 SOURCE = "zendesk"
@@ -121,7 +135,9 @@ class ZendeskSource(Source):
     streams: tuple[Stream, ...] = STREAMS
 
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
-        if stream.name in ("tickets", "users"):
+        if stream.name == "tickets":
+            return self._tickets(window)
+        if stream.name == "users":
             return self._export(stream.name, window)
         if stream.name == "ticket_metrics":
             return self._export("tickets", window, sideload="metric_sets", stream=stream.name)
@@ -156,6 +172,23 @@ class ZendeskSource(Source):
                 raise ValueError(f"zendesk.{stream}: the export is not at its end but gave no new after_cursor; "
                                  "cannot page further")
             params = {"cursor": cursor, "per_page": EXPORT_PAGE_SIZE, **include}
+
+    def _tickets(self, window: Window) -> Iterator[list[Record]]:
+        """The export's tickets, a deleted one as its tombstone; then the deletions only the list shows."""
+        tombstoned: set[Any] = set()
+        for page in self._export("tickets", window):
+            yield [_deleted(ticket, tombstoned) if _is_deleted(ticket) else ticket for ticket in page]
+        yield from self._deleted_tickets(window, tombstoned)
+
+    def _deleted_tickets(self, window: Window, tombstoned: set[Any]) -> Iterator[list[Record]]:
+        params = {"sort_by": "deleted_at", "sort_order": "desc"}
+        for page in self._cursor_pages("deleted_tickets", params, stream="tickets"):
+            # Newest first: the first deletion before the window's start ends the read.
+            recent = list(takewhile(lambda entry: not _deleted_before(entry, window.start), page))
+            yield [_deleted(entry, tombstoned, deleted_at="deleted_at") for entry in recent
+                   if not (isinstance(entry, dict) and entry.get("id") in tombstoned)]
+            if len(recent) < len(page):
+                return
 
     def _sla_policies(self) -> Iterator[list[Record]]:
         path: str = "slas/policies"
@@ -194,18 +227,20 @@ class ZendeskSource(Source):
             params["start_time"] = math.floor(window.start.timestamp())
         return self._cursor_pages("satisfaction_ratings", params)
 
-    def _cursor_pages(self, resource: str, filters: dict[str, Any]) -> Iterator[list[Record]]:
+    def _cursor_pages(self, resource: str, filters: dict[str, Any], stream: str | None = None
+                      ) -> Iterator[list[Record]]:
         params: dict[str, Any] = {**filters, "page[size]": LIST_PAGE_SIZE}
+        stream = stream or resource
         while True:
-            body = self._get(resource, params, resource)
-            yield _records(body, resource, resource)
+            body = self._get(resource, params, stream)
+            yield _records(body, resource, stream)
             meta = body.get("meta") or {}
             if not meta.get("has_more"):
                 return
             cursor = meta.get("after_cursor")
             if not cursor or cursor == params.get("page[after]"):
-                raise ValueError(f"zendesk.{resource}: has_more is true but meta.after_cursor gives no new "
-                                 "position; cannot page further")
+                raise ValueError(f"zendesk.{stream}: {resource} has_more is true but meta.after_cursor gives no "
+                                 "new position; cannot page further")
             params = {**params, "page[after]": cursor}
 
     def _get(self, path: str, params: dict[str, Any], stream: str) -> Any:
@@ -222,6 +257,31 @@ class ZendeskSource(Source):
                                       f"need an admin's API token; check the login of connection {CONN_ID}",
                                       status=403) from None
             raise
+
+
+def _is_deleted(ticket: Any) -> bool:
+    return isinstance(ticket, dict) and ticket.get("status") == "deleted"
+
+
+def _deleted(record: Any, tombstoned: set[Any], *, deleted_at: str = "updated_at") -> Any:
+    """The tombstone of a deleted ticket (an export ticket, or an entry of the deleted tickets list)."""
+    if not isinstance(record, dict):
+        return record  # the loader rejects it, naming why
+    # Without an id the tombstone has no key either, and the loader rejects it as missing one,
+    # keeping none of the ticket's personal data.
+    key = {"id": record["id"]} if "id" in record else {}
+    if key:
+        tombstoned.add(record["id"])
+    return tombstone(key, record.get(deleted_at))
+
+
+def _deleted_before(entry: Any, start: datetime | None) -> bool:
+    if start is None or not isinstance(entry, dict):
+        return False
+    try:
+        return parse_timestamp(entry.get("deleted_at")) < start
+    except RecordError:
+        return False  # not a reason to stop; the loader rejects its tombstone, naming why
 
 
 def _second(event: Record) -> int | None:

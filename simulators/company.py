@@ -77,6 +77,11 @@ RESPONSES_PER_PERSON = [0, 1, 1, 2, 2, 3]
 # hold an answer or two (partial), the rest none (started).
 UNFINISHED_PER_PERSON = [0, 0, 0, 0, 0, 1]
 PARTIAL_SHARE = 0.7
+# About one completed response in a hundred is deleted by the form's owner, between an hour and a
+# month after its submission.
+TYPEFORM_DELETED_SHARE = 0.01
+TYPEFORM_DELETE_GAP_SECONDS = (3600, 30 * 86400)
+NEVER_DELETED = np.iinfo(np.int64).max
 # What Typeform writes for `submitted_at` on a response never submitted (its documented example).
 NEVER = "0001-01-01T00:00:00Z"
 
@@ -245,10 +250,25 @@ class Company:
             token_lo=draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True),
         )
 
+    @cached_property
+    def typeform_deleted(self) -> np.ndarray:
+        """When each completed response is deleted (epoch seconds), NEVER_DELETED for most.
+
+        A stream of its own, so the responses themselves are the same with or without deletions.
+        """
+        submitted = self.typeform_plan.submitted
+        draw = self.bulk("typeform", "deleted")
+        chosen = draw.random(len(submitted)) < TYPEFORM_DELETED_SHARE
+        low, high = (np.log(g) for g in TYPEFORM_DELETE_GAP_SECONDS)
+        at = submitted + np.exp(draw.uniform(low, high, size=len(submitted))).astype(np.int64)
+        return np.where(chosen & (at < self.end_epoch), at, NEVER_DELETED).astype(np.int64)
+
     def typeform_responses(self) -> Iterator[dict]:
-        """Every completed response, as the Responses API returns it, plus `_form_id`."""
+        """Every completed response the Responses API serves at `end` (deleted ones left out), plus `_form_id`."""
+        deleted = self.typeform_deleted
         for ordinal in range(len(self.typeform_plan.person)):
-            yield self.typeform_response(ordinal)
+            if deleted[ordinal] == NEVER_DELETED:
+                yield self.typeform_response(ordinal)
 
     def typeform_response(self, ordinal: int) -> dict:
         """Response number `ordinal` of the plan, with `_form_id`, regenerated from its person and number."""

@@ -1,8 +1,9 @@
 """HubSpot CRM v3 simulator (docs/api-protocols.md §1).
 
 - `GET /crm/v3/objects/{contacts|companies|deals|line_items|products}`: `limit` (default 10, max 100), opaque `after`,
-  `archived` (none are), `properties` and `associations`, each repeated or comma-separated (the
-  official clients repeat them); `paging.next.after` while more exist, absent at the end.
+  `archived` (`true` lists only archived records, with `archivedAt`), `properties` and
+  `associations`, each repeated or comma-separated (the official clients repeat them);
+  `paging.next.after` while more exist, absent at the end.
 - `POST /crm/v3/objects/{type}/search`: OR-ed filterGroups of AND-ed filters (at most 5 groups, 6
   filters a group, 18 in all; a body of at most 3,000 characters), with every documented operator
   on any property; one sorting rule, else the documented default, oldest created first;
@@ -41,6 +42,22 @@ it closes). The API answers as of `as_of` (default `company.end`; tests move it 
 updates): a record exists once created, in its latest version before `as_of`, and its modified
 date is that version's. So a day's search window holds the records created that day plus the
 older ones edited that day.
+
+Deletions and merges, drawn per record from the seed (shares `archive_share`, default 1%, and
+`merge_share`, default 0.5%, which tests raise): a contact, company or deal is archived at a
+moment between an hour and two months after its creation, and from then on is absent from live
+lists and search and served by `archived=true` lists (paged, projected and associated like live
+records) with `archived: true` and `archivedAt`; edits it would have had later never happen, and
+associations pointing at it are dropped. A contact is merged into a colleague's contact (the
+company has no duplicate people; merging two people of one account is the plausible stand-in)
+at a moment as long after both were created. This follows HubSpot's older merge behaviour, the
+primary keeping its id; the newer one (a new id for the merged record) is documented without an
+effective date, so it is not simulated. From the merge the survivor's `hs_merged_object_ids`
+lists the merged-away ids, `;`-separated, chained merges accumulating on the last survivor, and
+its modified date moves to the merge (a merge is a version, not an edit: its lifecycle stage
+stays); the merged-away contact is in no live list, search or archived list, and its
+associations move to the survivor. Whether HubSpot lists merged-away ids under `archived=true`
+is unconfirmed; here it does not.
 
 Scale: no record is held in memory. Per object type a compact index (numpy arrays: each
 record's version times, and every version sorted by time with the time it was superseded) is
@@ -126,6 +143,12 @@ NEVER = np.iinfo(np.int64).max
 MAX_UPDATES = 2
 UPDATES = {"contacts": [0, 0, 0, 1, 1, 2], "companies": [0, 0, 1, 1, 2]}
 DEALS_PER_ORGANISATION = [0, 1, 1, 2, 3]
+# Deletions (archiving) and merges, drawn per record from the seed so tests and the demo replay them.
+ARCHIVE_SHARE = 0.01
+MERGE_SHARE = 0.005
+RETIRED_KINDS = ("contacts", "companies", "deals")
+# A record is archived, or a contact merged, between an hour and two months after its creation.
+RETIRE_GAP_SECONDS = (3600, 60 * 86400)
 # Edits come between an hour and a month after the previous version, most within days.
 EDIT_GAP_SECONDS = (3600, 30 * 86400)
 SEARCH_CACHE = 8
@@ -142,7 +165,8 @@ ASSOCIATION_PAGE_SIZE = 500
 # and sorts. `country` on companies exists in every portal but this company never fills it.
 PROPERTY_TYPES: dict[str, dict[str, str]] = {
     "contacts": {"email": "string", "firstname": "string", "lastname": "string", "phone": "string",
-                 "country": "string", "hubspot_owner_id": "enumeration", "lifecyclestage": "enumeration"},
+                 "country": "string", "hubspot_owner_id": "enumeration", "lifecyclestage": "enumeration",
+                 "hs_merged_object_ids": "string"},
     "companies": {"name": "string", "domain": "string", "country": "string", "annualrevenue": "number",
                   "hubspot_owner_id": "enumeration"},
     "deals": {"dealname": "string", "amount": "number", "dealstage": "enumeration", "pipeline": "enumeration",
@@ -228,9 +252,85 @@ def _index(versions: np.ndarray, keys: np.ndarray, extra: dict[str, np.ndarray])
     return _Index(versions, event_times[order], event_rows[order], event_until[order], keys, extra)
 
 
-def _build(company: Company, kind: str) -> _Index:
+def _gaps(draw: np.random.Generator, rows: int, bounds: tuple[int, int]) -> np.ndarray:
+    low, high = (math.log(g) for g in bounds)
+    return np.exp(draw.uniform(low, high, size=rows)).astype(np.int64)
+
+
+def _archive(company: Company, kind: str, versions: np.ndarray, share: float) -> np.ndarray:
+    """When each row is archived (NEVER for most); edits it would have had later never happen."""
+    rows = len(versions)
+    draw = company.bulk("hubspot", kind, "archived")
+    chosen = draw.random(size=rows) < share
+    at = versions[:, 0] + _gaps(draw, rows, RETIRE_GAP_SECONDS)
+    archived = np.where(chosen & (at < company.end_epoch), at, NEVER)
+    versions[versions >= archived[:, None]] = NEVER
+    return archived
+
+
+def _merge(company: Company, versions: np.ndarray, archived: np.ndarray, share: float) -> tuple[np.ndarray, ...]:
+    """Contacts merged into a colleague's contact: when, into which row; and each survivor's absorptions.
+
+    The company has no duplicate people, so a merge joins a contact to the colleague listed just
+    before it in its organisation, as a sales team merges two records it takes for one buyer. A
+    merge into a contact already merged away goes to the contact that one was merged into, so
+    chained merges accumulate on the last survivor. Archived contacts take no part.
+    """
+    rows = len(versions)
+    draw = company.bulk("hubspot", "contacts", "merged")
+    chosen = draw.random(size=rows) < share
+    gaps = _gaps(draw, rows, RETIRE_GAP_SECONDS)
+    order, bounds = company.membership
+    org = company.organisation_by_person
+    place = np.empty(rows, dtype=np.int64)
+    place[order] = np.arange(rows)
+    first, size = bounds[org], bounds[org + 1] - bounds[org]
+    partner = order[first + (place - first - 1) % size]
+    at = np.maximum(versions[:, 0], versions[partner, 0]) + gaps
+    candidates = chosen & (size > 1) & (archived == NEVER) & (archived[partner] == NEVER) & (at < company.end_epoch)
+    merged_at = np.full(rows, NEVER, dtype=np.int64)
+    merged_into = np.full(rows, -1, dtype=np.int32)
+    absorbed: dict[int, list[tuple[int, int]]] = {}
+    for row in sorted(np.flatnonzero(candidates).tolist(), key=lambda r: (int(at[r]), r)):
+        target = int(partner[row])
+        while merged_at[target] < at[row]:
+            target = int(merged_into[target])
+        if target == row:
+            continue  # its colleague was merged into it first: nothing left to merge
+        merged_at[row], merged_into[row] = at[row], target
+        absorbed.setdefault(target, []).append((int(at[row]), row))
+    versions[versions >= merged_at[:, None]] = NEVER
+    width = max((len(found) for found in absorbed.values()), default=0)
+    absorbed_at = np.full((rows, width), NEVER, dtype=np.int64)
+    absorbed_row = np.full((rows, width), -1, dtype=np.int32)
+    for target, found in absorbed.items():
+        absorbed_at[target, :len(found)] = [moment for moment, _ in found]
+        absorbed_row[target, :len(found)] = [row for _, row in found]
+    return merged_at, merged_into, absorbed_at, absorbed_row
+
+
+def _retire(company: Company, kind: str, versions: np.ndarray, extra: dict[str, np.ndarray],
+            shares: tuple[float, float]) -> np.ndarray:
+    """Archive (and for contacts, merge) a share of the rows; the versions to index, merges included.
+
+    A merge is a version of the survivor (its modified date moves to the merge), though not an
+    edit: contacts keep their edit times apart (`edits`) for the lifecycle stage they reached.
+    """
+    archive_share, merge_share = shares
+    archived = _archive(company, kind, versions, archive_share)
+    extra["archived"] = archived
+    if kind != "contacts":
+        extra["gone"] = archived
+        return versions
+    merged_at, merged_into, absorbed_at, absorbed_row = _merge(company, versions, archived, merge_share)
+    extra.update({"gone": np.minimum(archived, merged_at), "merged_at": merged_at, "merged_into": merged_into,
+                  "absorbed_at": absorbed_at, "absorbed_row": absorbed_row, "edits": versions})
+    return np.sort(np.column_stack([versions, absorbed_at]), axis=1)
+
+
+def _build(company: Company, kind: str, shares: tuple[float, float] = (ARCHIVE_SHARE, MERGE_SHARE)) -> _Index:
     if kind == "deals":
-        return _build_deals(company)
+        return _build_deals(company, shares)
     if kind == "products":
         return _build_products(company)
     rows = company.customers if kind == "contacts" else company.organisations
@@ -241,10 +341,11 @@ def _build(company: Company, kind: str) -> _Index:
         extra["stage"] = draw.choice([0, 1, 2, 2], size=rows).astype(np.int8)
     else:
         extra["revenue"] = draw.integers(100, 50_000, size=rows).astype(np.int32)
-    return _index(_version_times(company, kind, rows, updates), np.arange(rows, dtype=np.int32), extra)
+    versions = _retire(company, kind, _version_times(company, kind, rows, updates), extra, shares)
+    return _index(versions, np.arange(rows, dtype=np.int32), extra)
 
 
-def _build_deals(company: Company) -> _Index:
+def _build_deals(company: Company, shares: tuple[float, float]) -> _Index:
     draw = company.bulk("hubspot", "deals")
     order, bounds = company.membership
     sizes = np.diff(bounds)
@@ -258,11 +359,13 @@ def _build_deals(company: Company) -> _Index:
     contact = order[bounds[org] + (draw.random(size=len(org)) * sizes[org]).astype(np.int64)]
     updates = np.minimum(2 - first_stage, draw.choice([0, 1, 2, 2], size=len(org)))
     versions = _version_times(company, "deals", len(org), updates)
+    retired: dict[str, np.ndarray] = {}
+    versions = _retire(company, "deals", versions, retired, shares)
     small = {"purpose": draw.integers(0, len(PURPOSES), size=len(org)), "amount": draw.integers(5, 500, size=len(org)),
              "owner": draw.integers(0, len(OWNERS), size=len(org)), "first_stage": first_stage}
     return _index(versions, (org * 10 + number).astype(np.int32), {
         "org": org.astype(np.int32), "won": won, "contact": contact.astype(np.int32),
-        **{name: values.astype(np.int16) for name, values in small.items()}})
+        **{name: values.astype(np.int16) for name, values in small.items()}, **retired})
 
 
 def _build_products(company: Company) -> _Index:
@@ -309,31 +412,41 @@ def pipeline_records(created: str) -> list[dict]:
 
 
 class _Objects(Mapping[str, dict]):
-    """The records of one type as the API holds them at `as_of`, by id, in id order (for tests)."""
+    """The records of one type as the API holds them at `as_of`, by id, in id order (for tests).
 
-    def __init__(self, api: HubSpotApi, kind: str) -> None:
-        self._api, self._kind = api, kind
+    Live records by default; with `archived`, the ones the `archived=true` list serves.
+    """
+
+    def __init__(self, api: HubSpotApi, kind: str, *, archived: bool = False) -> None:
+        self._api, self._kind, self._archived = api, kind, archived
+
+    def _rows(self) -> np.ndarray:
+        return self._api._archived_rows(self._kind) if self._archived else self._api._visible(self._kind)
 
     def __getitem__(self, object_id: str) -> dict:
         row = self._api._row(self._kind, object_id)
-        if row is None or not self._api._visible_row(self._kind, row):
+        rows = self._rows()
+        if row is None or not np.isin(row, rows):
             raise KeyError(object_id)
         return self._api._record(self._kind, row)
 
     def __iter__(self) -> Iterator[str]:
-        for row in self._api._visible(self._kind):
+        for row in self._rows():
             yield self._api._id(self._kind, int(row))
 
     def __len__(self) -> int:
-        return len(self._api._visible(self._kind))
+        return len(self._rows())
 
 
 class HubSpotApi:
     name = "hubspot"
 
     def __init__(self, company: Company, token: str = "hs-demo-token", *, search_cap: int = 10_000,
-                 secondly_limit: int | None = None, association_page_size: int = ASSOCIATION_PAGE_SIZE) -> None:
+                 secondly_limit: int | None = None, association_page_size: int = ASSOCIATION_PAGE_SIZE,
+                 archive_share: float = ARCHIVE_SHARE, merge_share: float = MERGE_SHARE) -> None:
         self.company = company
+        # Shares of records archived and of contacts merged away; tests raise them to get some.
+        self.archive_share, self.merge_share = archive_share, merge_share
         self.token = token
         self.search_cap = search_cap
         self.secondly_limit = secondly_limit
@@ -342,13 +455,14 @@ class HubSpotApi:
         self._calls: list[float] = []
         self._lock = threading.RLock()
         self._indexes: dict[str, _Index] = {}
-        self._visible_rows: dict[str, tuple[int, np.ndarray]] = {}
+        self._visible_rows: dict[tuple[str, bool], tuple[int, np.ndarray]] = {}
         self._searches: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._deals_by_contact: tuple[np.ndarray, np.ndarray] | None = None
         # Records edited through touch(): kind -> row -> (edited at, the record as edited).
         self._touched: dict[str, dict[int, tuple[int, dict]]] = {kind: {} for kind in KINDS}
         self._generation = 0
         self.objects = {kind: _Objects(self, kind) for kind in KINDS}
+        self.archived = {kind: _Objects(self, kind, archived=True) for kind in KINDS}
         # Settings a portal admin edits; tests change them in place (a stage's metadata, an owner's name).
         self.pipelines = pipeline_records(_at(company.start_epoch - 86400))
         self.owners = [{"id": owner_id, "email": f"{given.lower()}.{family.lower()}@{OWNER_DOMAIN}",
@@ -382,7 +496,7 @@ class HubSpotApi:
         with self._lock:
             if kind not in self._indexes:
                 self._indexes[kind] = _build_line_items(self.company, self._built("deals")) \
-                    if kind == "line_items" else _build(self.company, kind)
+                    if kind == "line_items" else _build(self.company, kind, (self.archive_share, self.merge_share))
             return self._indexes[kind]
 
     def _id(self, kind: str, row: int) -> str:
@@ -401,17 +515,50 @@ class HubSpotApi:
         return row if keys[row] == key else None
 
     def _visible(self, kind: str) -> np.ndarray:
-        """Rows created before `as_of`, ascending; cached for the current `as_of`."""
+        """Rows created before `as_of` and still live (not archived, not merged away), ascending; cached."""
+        return self._rows_at(kind, archived=False)
+
+    def _archived_rows(self, kind: str) -> np.ndarray:
+        """Rows archived before `as_of`, ascending: what `archived=true` lists; cached."""
+        return self._rows_at(kind, archived=True)
+
+    def _rows_at(self, kind: str, *, archived: bool) -> np.ndarray:
         index, moment = self._built(kind), self._moment()
         with self._lock:
-            cached = self._visible_rows.get(kind)
+            cached = self._visible_rows.get((kind, archived))
             if cached is None or cached[0] != moment:
-                cached = (moment, np.flatnonzero(index.versions[:, 0] < moment))
-                self._visible_rows[kind] = cached
+                if archived:
+                    rows = np.flatnonzero(index.extra["archived"] < moment) if "archived" in index.extra \
+                        else np.arange(0)
+                else:
+                    live = index.versions[:, 0] < moment
+                    if "gone" in index.extra:
+                        live &= index.extra["gone"] >= moment
+                    rows = np.flatnonzero(live)
+                cached = (moment, rows)
+                self._visible_rows[(kind, archived)] = cached
             return cached[1]
 
     def _visible_row(self, kind: str, row: int) -> bool:
-        return bool(self._built(kind).versions[row, 0] < self._moment())
+        index, moment = self._built(kind), self._moment()
+        gone = index.extra.get("gone")
+        return bool(index.versions[row, 0] < moment and (gone is None or gone[row] >= moment))
+
+    def _absorbed(self, row: int, moment: int) -> list[int]:
+        """Contact rows merged into this one before `moment`, and those merged into them before that."""
+        extra = self._built("contacts").extra
+        found: list[int] = []
+        for at, merged in zip(extra["absorbed_at"][row], extra["absorbed_row"][row], strict=True):
+            if at < moment:
+                found += [int(merged), *self._absorbed(int(merged), int(at))]
+        return found
+
+    def _canonical(self, row: int) -> int:
+        """The contact row that holds this one at `as_of`: itself, or the survivor of its merges."""
+        extra, moment = self._built("contacts").extra, self._moment()
+        while extra["merged_at"][row] < moment:
+            row = int(extra["merged_into"][row])
+        return row
 
     def _record(self, kind: str, row: int) -> dict:
         """The row's record as of `as_of`: a touched one as edited, else regenerated from the seed."""
@@ -419,9 +566,14 @@ class HubSpotApi:
         touched = self._touched[kind].get(row)
         if touched is not None and touched[0] < moment:
             return json.loads(json.dumps(touched[1]))  # a copy: a page must not share the override
-        versions = self._built(kind).versions[row]
+        index = self._built(kind)
+        versions = index.versions[row]
         version = int(np.count_nonzero(versions < moment)) - 1
-        return getattr(self, f"_{kind}")(row, versions, version)
+        record = getattr(self, f"_{kind}")(row, versions, version)
+        archived = index.extra.get("archived")
+        if archived is not None and archived[row] < moment:
+            record["archived"], record["archivedAt"] = True, _at(int(archived[row]))
+        return record
 
     def _shell(self, kind: str, object_id: str, versions: np.ndarray, version: int, props: dict) -> dict:
         created, modified = _at(int(versions[0])), _at(int(versions[version]))
@@ -434,13 +586,18 @@ class HubSpotApi:
         c, extra = self.company, self._built("contacts").extra
         person = c.person(row)
         # Each edit moves the contact one lifecycle stage on; a customer's edit is a new owner.
-        reached = int(extra["stage"][row]) + version
+        # A merge also dates a version, but moves no stage: count the edits alone.
+        moment = self._moment()
+        edits = int(np.count_nonzero(extra["edits"][row] < moment)) - 1
+        reached = int(extra["stage"][row]) + edits
+        merged = sorted(self._absorbed(row, moment))
         return self._shell("contacts", self._id("contacts", row), versions, version, {
             "email": c.spelled_email(person, "hubspot"), "firstname": person.first_name,
             "lastname": person.last_name, "phone": c.spelled_phone(person, "hubspot"),
             "country": person.country,
             "hubspot_owner_id": OWNERS[(int(extra["owner"][row]) + max(0, reached - 2)) % len(OWNERS)],
-            "lifecyclestage": LIFECYCLE[min(reached, 2)]})
+            "lifecyclestage": LIFECYCLE[min(reached, 2)],
+            "hs_merged_object_ids": ";".join(self._id("contacts", r) for r in merged) or None})
 
     def _companies(self, row: int, versions: np.ndarray, version: int) -> dict:
         c, extra = self.company, self._built("companies").extra
@@ -481,7 +638,22 @@ class HubSpotApi:
             CATEGORY_PROPERTY: category})
 
     def _links(self, kind: str, row: int, other: str) -> list[str]:
-        """Ids of `other` records associated with the row, in id order."""
+        """Ids of the live `other` records associated with the row, in id order.
+
+        Archiving a record drops its associations; merging a contact moves them to the survivor.
+        """
+        seeded = [row]
+        if kind == "contacts" and "merged_at" in self._built("contacts").extra:
+            seeded += self._absorbed(row, self._moment())
+        ids = {i for r in seeded for i in self._seeded_links(kind, r, other)}
+        if other == "contacts" and "merged_at" in self._built("contacts").extra:
+            ids = {self._id("contacts", self._canonical(target)) if target is not None else i
+                   for i, target in ((i, self._row("contacts", i)) for i in ids)}
+        live = [i for i in ids if (target := self._row(other, i)) is not None and self._visible_row(other, target)]
+        return sorted(live, key=int)
+
+    def _seeded_links(self, kind: str, row: int, other: str) -> list[str]:
+        """Ids of `other` records the seed associates with the row, in id order."""
         c = self.company
         if kind == other or other not in KINDS:
             return []
@@ -593,9 +765,9 @@ class HubSpotApi:
         after = first(query, "after")
         wanted = list(dict.fromkeys(_listed(query, "associations") or []))
         properties = _listed(query, "properties")
-        # Nothing is ever archived here, so asking for archived records finds none.
+        # archived=true lists only archived records (paged, projected and associated alike).
         archived = (first(query, "archived") or "false").lower() == "true"
-        visible = self._visible(kind)[:0] if archived else self._visible(kind)
+        visible = self._archived_rows(kind) if archived else self._visible(kind)
         # `after` names the first row of the next page, so it stays valid while records are added.
         begin = int(np.searchsorted(visible, _decode(after))) if after else 0
         rows = visible[begin:begin + limit]
@@ -724,7 +896,10 @@ class HubSpotApi:
         if active:
             rows = rows[~np.isin(rows, list(active))]
             rows = np.concatenate([rows, [row for row, at in active.items() if low <= at <= high]])
-        return rows.astype(np.int64)
+        rows = rows.astype(np.int64)
+        gone = index.extra.get("gone")
+        # Search never finds archived or merged-away records.
+        return rows if gone is None else rows[gone[rows] >= moment]
 
     def _associations(self, source: str, target: str, request: dict) -> Reply:
         self._built(source), self._built(target)

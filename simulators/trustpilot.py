@@ -1,4 +1,4 @@
-"""Trustpilot Business Units API simulator: the private review list (docs/api-protocols.md §3).
+"""Trustpilot Business Units API simulator: the private review list and review deletions (docs/api-protocols.md §3).
 
 `GET /v1/private/business-units/{businessUnitId}/reviews` with a business-user OAuth token in
 `Authorization: Bearer` (401 without a valid, unexpired one; an unknown business unit is 404).
@@ -23,9 +23,17 @@ Auth, as the vendor's authentication pages document it:
 - The private endpoint without a valid token answers 401 with the token gateway's fault body
   (`{"fault": {"faultstring": "Invalid access token", ...}}`, as users of the live API report it;
   "Access Token expired" for an expired one). It does not require the `apikey` header there.
-- Public endpoints take the `apikey` header (401 "Invalid ApiKey" otherwise); the one served is
-  `GET /v1/business-units/find?name=<domain>`, which finds the business unit id. Its body beyond
-  `id` is unconfirmed.
+- Public endpoints take the `apikey` header (401 "Invalid ApiKey" otherwise); those served are
+  `GET /v1/business-units/find?name=<domain>`, which finds the business unit id (its body beyond
+  `id` is unconfirmed), and `GET /v1/reviews/deletions` below.
+
+Deleted reviews: a review deleted is gone from the review list from that moment (no tombstone
+field, as the protocol notes infer), and `GET /v1/reviews/deletions` lists it: `startDate` and
+`endDate` (YYYY-MM-DD, both required here, both days included), `limit` 1-1000 (default 100) and
+`nextToken`; the answer is `{"reviews": [{"reviewId", "deletedAt"}], "nextToken"}`, oldest
+deletion first, `nextToken` null on the last page. A bad date, a start after the end, a limit out
+of range or a token it did not issue is 400 `{"message": ...}`. The key names follow the
+documented sibling `GET /v1/consumers/deletions`, as the protocol notes advise (unconfirmed).
 - The client-credentials and authorization-code grants, revocation, and the 429 the vendor says
   follows refreshing "too often" are not simulated.
 
@@ -41,14 +49,17 @@ Where the documentation is silent, this simulator decides, and a client must not
 
 The dataset is a view of the shared `Company`: about 30% of people write 1-2 reviews each, stars
 drawn J-shaped as on most review sites, title and text in the reviewer's language agreeing with
-the stars, ~15% edited within two weeks (`updatedAt` set), replies more likely on bad reviews.
+the stars, ~15% edited within two weeks (`updatedAt` set), replies more likely on bad reviews,
+and a share (`deleted_share`, 1% by default, drawn from the seed after every other draw, so a
+larger share deletes the same reviews and more) deleted between an hour and 30 days after it was
+written, if that falls before `company.end`.
 
 Time and scale: the API answers as of `as_of` (default `company.end`; tests move it): a review
 exists once created, and its edit and its reply show once made. No review is held in memory: a
-compact plan (numpy arrays: per review its author, creation, stars, edit and reply times, id) is
-drawn in bulk on the first request and sorted in the API's order, so a creation window is two
-binary searches and a page regenerates only its own reviews. Only reviews edited by hand through
-`edit()` are kept, as overrides.
+compact plan (numpy arrays: per review its author, creation, stars, edit, reply and deletion
+times, id) is drawn in bulk on the first request and sorted in the API's order, so a creation
+window is two binary searches and a mask of the deleted, and a page regenerates only its own
+reviews. Only reviews edited by hand through `edit()` are kept, as overrides.
 """
 
 from __future__ import annotations
@@ -86,6 +97,12 @@ _OAUTH = "/v1/oauth/oauth-business-users-for-applications"
 TOKEN_PATH = f"{_OAUTH}/accesstoken"
 REFRESH_PATH = f"{_OAUTH}/refresh"
 FIND_PATH = "/v1/business-units/find"
+DELETIONS_PATH = "/v1/reviews/deletions"
+DELETIONS_DEFAULT_LIMIT = 100
+DELETIONS_MAX_LIMIT = 1000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A deletions page's nextToken, decoded: the last deletion served, "<deletedAt>|<reviewId>".
+_TOKEN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\|[0-9a-f]{24}$")
 # The documented example's expires_in: a whisker under 100 hours.
 TOKEN_LIFETIME = 359_999.0
 REFRESH_LIFETIME = 30 * 86400.0
@@ -97,6 +114,8 @@ STARS_WEIGHTS = [14, 5, 7, 18, 56]
 SOURCES = {"InvitationApi": 45, "AFSv2": 30, "BasicLink": 5, "Organic": 20}
 INVITED = {"InvitationApi", "AFSv2"}
 EDITED_SHARE = 0.15
+# Reviews deleted after they were written (by their author, or removed by Trustpilot).
+DELETED_SHARE = 0.01
 WRITERS_SHARE = 0.3
 REVIEWS_PER_WRITER = [1, 1, 1, 2]
 NEVER = np.iinfo(np.int64).max
@@ -184,6 +203,7 @@ class _Plan:
     stars: np.ndarray
     edited: np.ndarray  # epoch seconds of the author's edit, NEVER if none
     replied: np.ndarray  # epoch seconds of the company's reply, NEVER if none
+    deleted: np.ndarray  # epoch seconds of the review's deletion, NEVER if none
     id_hi: np.ndarray  # the 96-bit id as 32 high and 64 low bits
     id_lo: np.ndarray
 
@@ -191,7 +211,7 @@ class _Plan:
         return f"{int(self.id_hi[position]):08x}{int(self.id_lo[position]):016x}"
 
 
-def _plan(company: Company) -> _Plan:
+def _plan(company: Company, deleted_share: float = DELETED_SHARE) -> _Plan:
     draw = company.bulk("trustpilot")
     writes = draw.random(size=company.customers) < WRITERS_SHARE
     counts = draw.choice(REVIEWS_PER_WRITER, size=company.customers) * writes
@@ -209,12 +229,17 @@ def _plan(company: Company) -> _Plan:
     replied[replied >= company.end_epoch] = NEVER
     id_hi = draw.integers(0, 2**32, size=total, dtype=np.uint64)
     id_lo = draw.integers(0, 2**64 - 1, size=total, dtype=np.uint64, endpoint=True)
+    # Drawn last, and whatever the share, so that every earlier draw stays as it was and a larger
+    # share deletes the same reviews and more.
+    doomed, delay = draw.random(size=total), draw.integers(3600, 30 * 86400, size=total)
+    deleted = np.where(doomed < deleted_share, created + delay, NEVER)
+    deleted[deleted >= company.end_epoch] = NEVER
     number = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     # createdAt strings and hex ids of one length sort as the numbers do.
     order = np.lexsort((id_lo, id_hi, created))
     return _Plan(person[order].astype(np.int32), number[order].astype(np.int8),
                  np.repeat(counts, counts)[order].astype(np.int8), created[order], stars[order].astype(np.int8),
-                 edited[order], replied[order], id_hi[order], id_lo[order])
+                 edited[order], replied[order], deleted[order], id_hi[order], id_lo[order])
 
 
 def _consumer(company: Company, person: Person, count: int) -> dict:
@@ -299,8 +324,10 @@ class TrustpilotApi:
                  business_unit_id: str = DEFAULT_BUSINESS_UNIT_ID, *, api_secret: str = DEFAULT_API_SECRET,
                  username: str = DEFAULT_USERNAME, password: str = DEFAULT_PASSWORD,
                  token_lifetime: float = TOKEN_LIFETIME, refresh_lifetime: float = REFRESH_LIFETIME,
-                 rate_limit: RateLimit | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 rate_limit: RateLimit | None = None, deleted_share: float = DELETED_SHARE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.company = company
+        self.deleted_share = deleted_share
         self.api_key = api_key
         self.api_secret = api_secret
         self.username = username
@@ -329,7 +356,7 @@ class TrustpilotApi:
     def _built(self) -> _Plan:
         with self._lock:
             if self._plan is None:
-                self._plan = _plan(self.company)
+                self._plan = _plan(self.company, self.deleted_share)
             return self._plan
 
     def _moment(self) -> int:
@@ -343,16 +370,26 @@ class TrustpilotApi:
             return edited[1]
         return _review(self.company, self._built(), position, moment, self._unit)
 
-    def _created_between(self, start: int | None, end: int | None) -> range:
-        """Plan positions of the reviews created in [start, end) and before `as_of`."""
-        created = self._built().created
-        stop = min(self._moment(), end) if end is not None else self._moment()
-        begin = int(np.searchsorted(created, start, side="left")) if start is not None else 0
-        return range(begin, max(begin, int(np.searchsorted(created, stop, side="left"))))
+    def _created_between(self, start: int | None, end: int | None) -> np.ndarray:
+        """Plan positions, ascending, of the reviews created in [start, end) before `as_of`, not deleted by then."""
+        plan, moment = self._built(), self._moment()
+        stop = min(moment, end) if end is not None else moment
+        begin = int(np.searchsorted(plan.created, start, side="left")) if start is not None else 0
+        stop = max(begin, int(np.searchsorted(plan.created, stop, side="left")))
+        return begin + np.flatnonzero(plan.deleted[begin:stop] >= moment)
 
     def reviews(self) -> list[dict]:
-        """The current state of every review, oldest first (what a full read should land)."""
-        return [self._review(position) for position in self._created_between(None, None)]
+        """The current state of every review not deleted, oldest first (what a full read should land)."""
+        return [self._review(position) for position in self._created_between(None, None).tolist()]
+
+    def deletions(self, start: int | None = None, end: int | None = None) -> list[dict]:
+        """The deletions made in [start, end) (epoch seconds) and before `as_of`, oldest first, then by id."""
+        plan, moment = self._built(), self._moment()
+        deleted = plan.deleted
+        chosen = np.flatnonzero((deleted < min(moment, end if end is not None else moment))
+                                & (deleted >= (start if start is not None else 0)))
+        entries = sorted((int(deleted[p]), plan.review_id(int(p))) for p in chosen)
+        return [{"reviewId": review_id, "deletedAt": _at(at)} for at, review_id in entries]
 
     def edit(self, review_id: str, *, at: datetime, **changes: Any) -> dict:
         """The consumer edits a review at `at`: `changes` replace fields and `updatedAt` moves."""
@@ -364,7 +401,7 @@ class TrustpilotApi:
         except ValueError:
             raise KeyError(f"no review {review_id}") from None
         found = np.flatnonzero((plan.id_hi == hi) & (plan.id_lo == lo))
-        if not len(found) or int(found[0]) not in self._created_between(None, None):
+        if not len(found) or int(found[0]) not in self._created_between(None, None).tolist():
             raise KeyError(f"no review {review_id}")
         position = int(found[0])
         old = self._review(position)
@@ -392,6 +429,8 @@ class TrustpilotApi:
                 return _error(429, "Too many requests", {"Retry-After": f"{math.ceil(wait * 1000) / 1000:g}"})
         if method == "GET" and path == FIND_PATH:
             return self._find(query)
+        if method == "GET" and path == DELETIONS_PATH:
+            return self._deletions(query)
         if method != "GET" or not match:
             return _error(404, f"{method} {path} is not a Business Units API endpoint")
         if match["unit"] != self.business_unit_id:
@@ -424,7 +463,7 @@ class TrustpilotApi:
         else:
             # Only a creation window: the page is a slice of the plan, the one fast path a connector takes.
             positions = window if order == "createdat.asc" else window[::-1]
-            total, reviews = len(positions), [self._review(p) for p in positions[begin:begin + per_page]]
+            total, reviews = len(positions), [self._review(p) for p in positions[begin:begin + per_page].tolist()]
         host = lowered.get("host", "127.0.0.1")
         links = []
         if begin + per_page < total:
@@ -492,13 +531,55 @@ class TrustpilotApi:
         return Reply(200, {"id": self.business_unit_id, "displayName": DISPLAY_NAME,
                            "name": {"identifying": IDENTIFYING_NAME, "referring": [IDENTIFYING_NAME]}})
 
-    def _selected(self, window: range, stars: set[int], languages: set[str], order: str) -> list[dict]:
+    def _deletions(self, query: Query) -> Reply:
+        """The deletions endpoint: made on the days [startDate, endDate], oldest first, `limit` a page."""
+        dates = {}
+        for name in ("startDate", "endDate"):
+            value = first(query, name)
+            if value is None:
+                return _error(400, f"{name} is required (YYYY-MM-DD)")
+            try:
+                if not _DATE.match(value):
+                    raise ValueError(value)
+                dates[name] = datetime.fromisoformat(value).replace(tzinfo=UTC)
+            except ValueError:
+                return _error(400, f"Invalid parameter: {name} must be a date, YYYY-MM-DD; got {value!r}")
+        if dates["startDate"] > dates["endDate"]:
+            return _error(400, "startDate must not be after endDate")
+        try:
+            limit = int(first(query, "limit") or DELETIONS_DEFAULT_LIMIT)
+        except ValueError:
+            return _error(400, "Invalid parameter: limit must be a whole number")
+        if not 1 <= limit <= DELETIONS_MAX_LIMIT:
+            return _error(400, f"limit must be between 1 and {DELETIONS_MAX_LIMIT}")
+        # Both dates are whole days, the end day included.
+        entries = self.deletions(int(dates["startDate"].timestamp()),
+                                 int((dates["endDate"] + timedelta(days=1)).timestamp()))
+        token = first(query, "nextToken")
+        begin = 0
+        if token:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode()
+                if not _TOKEN.match(after):
+                    raise ValueError(after)
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return _error(400, "Invalid parameter: nextToken")
+            # After the last one served, by (deletedAt, reviewId): stays right while deletions arrive.
+            begin = next((i for i, e in enumerate(entries) if f"{e['deletedAt']}|{e['reviewId']}" > after),
+                         len(entries))
+        page = entries[begin:begin + limit]
+        more = begin + limit < len(entries)
+        next_token = (base64.urlsafe_b64encode(f"{page[-1]['deletedAt']}|{page[-1]['reviewId']}".encode()).decode()
+                      if more else None)
+        return Reply(200, {"reviews": page, "nextToken": next_token})
+
+    def _selected(self, window: np.ndarray, stars: set[int], languages: set[str], order: str) -> list[dict]:
         """Every review of the window that passes the stars and language filters, in `order`.
 
         Reads the whole window: filtering on content is for exploring the simulator, not a
         connector's path, so it is allowed to cost what it reads.
         """
-        selected = [r for r in map(self._review, window)
+        selected = [r for r in map(self._review, window.tolist())
                     if (not stars or r["stars"] in stars) and (not languages or r["language"] in languages)]
         if order.startswith("stars"):
             selected.sort(key=lambda r: (r["stars"], r["createdAt"], r["id"]))

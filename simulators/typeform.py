@@ -21,8 +21,12 @@ Where the documentation is silent, this simulator decides:
   is never submitted later.
 - A response type other than the three is answered 400.
 
-Responses only arrive, never change: the API answers as of `as_of` (default `company.end`; tests
-move it), serving the responses that reached their final state before it. Every response of the
+Responses arrive and never change, but may be deleted: the API answers as of `as_of` (default
+`company.end`; tests move it), serving the responses that reached their final state before it
+and were not deleted by then. About one completed response in a hundred is deleted, at a moment
+drawn from the seed (`Company.typeform_deleted`); a deleted response is absent from every
+listing from that moment on, as after `DELETE /forms/{form_id}/responses`, which Typeform
+documents without any feed or tombstone of what it deleted. Tests delete more with `delete()`. Every response of the
 company, completed (`typeform_plan`) then unfinished (`typeform_unfinished_plan`), has one
 ordinal; per form and request kind a compact order of ordinals is built on first use, and tokens
 are sorted once for lookup. A page regenerates only its own responses, so memory does not grow
@@ -40,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from simulators.company import FORMS, Company
+from simulators.company import FORMS, NEVER_DELETED, Company
 from simulators.server import Query, Reply, bearer_ok, first, spoil_first
 
 _PATH = re.compile(r"^/forms/(?P<form_id>[^/]+)/responses$")
@@ -106,6 +110,7 @@ class _Responses:
     staged: np.ndarray
     landed: np.ndarray
     final: np.ndarray
+    deleted: np.ndarray  # when each is deleted, NEVER_DELETED for most; `delete()` writes into it
     token_hi: np.ndarray
     token_lo: np.ndarray
     by_token: np.ndarray  # ordinals sorted by token
@@ -135,6 +140,7 @@ def _gather(company: Company) -> _Responses:
         staged=np.concatenate([never, staged]),
         landed=np.concatenate([never, landed]),
         final=np.concatenate([done.submitted.astype(np.int64), np.where(partial, staged, landed)]),
+        deleted=np.concatenate([company.typeform_deleted, np.full(m, NEVER_DELETED, dtype=np.int64)]),
         token_hi=token_hi, token_lo=token_lo, by_token=by_token, sorted_hi=token_hi[by_token],
     )
 
@@ -182,6 +188,18 @@ class TypeformApi:
                     self._orders.pop(next(iter(self._orders)))
             return self._responses, order
 
+    def delete(self, token: str, at: datetime) -> None:
+        """Delete the response with `token` at `at` (for tests), as its form's owner would."""
+        with self._lock:
+            if self._responses is None:
+                self._responses = _gather(self.company)
+            responses = self._responses
+        found = [int(o) for o in np.flatnonzero(responses.token_hi == np.uint64(int(token[:16], 16)))
+                 if responses.token_lo[o] == np.uint64(int(token[16:], 16))]
+        if not found:
+            raise KeyError(f"no response {token}")
+        responses.deleted[found[0]] = int(at.timestamp())
+
     def handle(self, method: str, path: str, query: Query, headers: dict[str, str], body: bytes) -> Reply:
         if not bearer_ok(headers, self.token):
             return _error(401, "AUTHENTICATION_FAILED", "Authentication credentials not found on the Request Headers")
@@ -202,7 +220,7 @@ class TypeformApi:
         if not 1 <= page_size <= 1000:
             return _error(400, "VALIDATION_ERROR", "page_size must be between 1 and 1000")
         responses, order = self._order(FORMS.index(form), kind)
-        chosen = self._chosen(order, since_at, until_at)
+        chosen = self._undeleted(responses, order, self._chosen(order, since_at, until_at))
         before, after = first(query, "before"), first(query, "after")
         if before:
             at = self._place(responses, order, chosen, kind, before)
@@ -229,6 +247,14 @@ class TypeformApi:
             return range(begin, max(begin, end))
         # A response's time in this order is not when it became visible: look at each.
         return begin + np.flatnonzero(order.final[begin:max(begin, end)] <= visible_until)
+
+    def _undeleted(self, responses: _Responses, order: _Order, chosen: range | np.ndarray) -> range | np.ndarray:
+        """`chosen` without the responses deleted before `as_of`."""
+        positions = np.asarray(chosen, dtype=np.int64)
+        deleted = responses.deleted[order.ordinals[positions]]
+        visible_until = math.ceil(self.as_of.timestamp()) - 1
+        kept = deleted > visible_until
+        return chosen if kept.all() else positions[kept]
 
     @staticmethod
     def _place(responses: _Responses, order: _Order, chosen: range | np.ndarray, kind: _Kind,

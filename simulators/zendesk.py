@@ -29,8 +29,16 @@ Endpoints, as documented (each with or without `.json`):
   `metric_sets[]` beside `tickets[]` (the side-loading rule: a top-level array under the
   resource's key), one per ticket of the page, in the same order, shaped as the ticket metrics
   list serves them. `support_type_scope` is `agent` (the default), `all` or `ai_agent`; every
-  ticket here is an agent's, so `ai_agent` serves none. `exclude_deleted` is accepted and
-  changes nothing: no ticket here is ever deleted.
+  ticket here is an agent's, so `ai_agent` serves none.
+- Deleted tickets are in both ticket exports by default, as documented: from its deletion a
+  ticket is served with `status: "deleted"`, its `updated_at` the deletion and its
+  `generated_timestamp` that plus the usual background lag; its other fields stay as they were
+  (its metric set too). `exclude_deleted=true` leaves them out.
+- `GET /api/v2/deleted_tickets[.json]` (agents too): the tickets deleted within the last 30 days
+  of `as_of` (older ones are scrubbed), each `{id, subject, actor {id, name}, deleted_at,
+  previous_state}`, sorted by `sort_by` `id` (the default) or `deleted_at`, then id, and
+  `sort_order` `asc` (the default) or `desc`; paged like the two lists above, by cursor or by
+  offset (`per_page` up to 100). Zendesk's `subject` sort is not simulated (400).
 - `GET /api/v2/ticket_metrics[.json]` and `GET /api/v2/satisfaction_ratings[.json]`: the cursor
   envelope (`page[size]` 1-100, `page[after]`/`page[before]`; `meta {has_more, after_cursor,
   before_cursor}`, `links {next, prev}`), or offset pagination (`page`, `per_page`, `next_page`,
@@ -55,7 +63,8 @@ Endpoints, as documented (each with or without `.json`):
   policy says so); it is served once that moment has passed, and stays, even after the fulfil.
 - Optionally (`incremental_per_minute`), the incremental endpoints allow that many requests per
   `rate_window_seconds` and answer 429 with `Retry-After`, `X-Rate-Limit` and
-  `X-Rate-Limit-Remaining`; off by default.
+  `X-Rate-Limit-Remaining`; off by default. `deleted_tickets_per_minute` does the same for the
+  deleted tickets list (documented at 10 a minute), counted apart.
 
 Where the documentation is silent, this simulator decides, and a client must not lean on more:
 - `end_of_stream` is true when a page comes back short of `per_page`, so an export whose size is
@@ -71,6 +80,12 @@ Where the documentation is silent, this simulator decides, and a client must not
 - A time-based page whose records all share one second ends at the next second (`end_time`
   one past it): served again from that second, it would repeat forever.
 - Agents (assignees) and organisations are referenced by id but not served as users.
+- `exclude_deleted` is true only when sent as `true` (any case); any other value includes them.
+- A ticket is deleted by its assignee, after its last change (so nothing changes it afterwards),
+  and never restored. A deleted ticket's metric set, rating and metric events are still served:
+  whether Zendesk drops them is unconfirmed.
+- The deleted tickets list counts its 30 days back from `as_of`, the moment the API answers at,
+  not from the wall clock, and shows a deletion from when the export does.
 - A spoiled page (`spoil_record`) loses the id of the first record of each of its arrays, so a
   sideloaded metric set is spoiled along with its ticket.
 
@@ -81,7 +96,9 @@ updates): of the versions generated before it, the one made last. Ticket lifecyc
 (first agent reply, assignment) -> maybe pending -> open -> solved (90%) -> maybe reopened and
 solved again; then a survey may be offered and rated good/bad, a rating may be changed, and the
 ticket closes four days after its last solve (Zendesk's default automation), after which nothing
-changes.
+changes. A share of tickets (`deleted_share`, 1% by default, drawn from the seed after every other
+draw, so a larger share deletes the same tickets and more) is deleted between an hour and ten
+days after the ticket's last change; one whose moment falls after `company.end` is not deleted.
 
 Memory: nothing is served from stored records. A first request builds an `_Index` from the seed:
 per user the moments of its versions, per ticket its creation and the draws that shape it, per
@@ -111,6 +128,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import accumulate
 from random import Random
 from typing import Any, NamedTuple
@@ -136,6 +154,11 @@ LIST_MAX_PAGE_SIZE = 100
 OFFSET_RECORD_LIMIT = 10_000
 RECENT_SECONDS = 60
 AUTO_CLOSE = timedelta(days=4)
+# The share of tickets an agent deletes some time after their last change (spam, duplicates, erasure
+# requests), and how long deleted tickets stay listed before Zendesk scrubs them.
+DELETED_SHARE = 0.01
+DELETED_LISTED = timedelta(days=30)
+DELETED_SORTS = ("id", "deleted_at")
 # Views as of this many distinct moments stay built; tests replaying updates move between a few.
 CACHED_VIEWS = 8
 
@@ -147,6 +170,8 @@ TICKET_TYPES = {"question": 50, "incident": 35, "problem": 5, "task": 10}
 PRIORITIES = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
 TIME_ZONES = {"GB": "London", "PL": "Warsaw", "FR": "Paris", "IR": "Tehran", "CN": "Beijing"}
 AGENT_IDS = tuple(range(9_100_001, 9_100_009))
+AGENT_NAMES = ("Maya Okafor", "Tomasz Wrona", "Claire Dubois", "Reza Karimi", "Li Wei", "Sam Hughes",
+               "Anna Nowak", "Hugo Martin")
 GROUP_IDS = (20_000_001, 20_000_002)
 FIRST_TICKET_ID = 10_001
 FIRST_METRIC_ID = 40_000_001
@@ -165,15 +190,19 @@ RATING_SCORES = {"offered", "unoffered", "received", "received_with_comment", "r
 
 # Ticket events, by the code the index stores; a metric set changes on all but the survey's.
 EVENT_KINDS = ("created", "replied", "pending", "customer_replied", "solved", "reopened", "offered", "rated",
-               "rating_changed", "closed")
+               "rating_changed", "closed", "deleted")
 _KIND_CODES = {kind: code for code, kind in enumerate(EVENT_KINDS)}
 _RATING_KINDS = frozenset({"rated", "rating_changed"})
 _SURVEY_KINDS = frozenset({"offered", *_RATING_KINDS})
+# A deletion changes the ticket's record, not its metric set.
+_UNMEASURED_KINDS = frozenset({*_SURVEY_KINDS, "deleted"})
+_DELETED = _KIND_CODES["deleted"]
 
 _EXPORT_PATH = re.compile(r"^/api/v2/incremental/(?P<resource>tickets|users)(?P<cursor>/cursor)?(?:\.json)?$")
 _METRIC_EVENTS_PATH = re.compile(r"^/api/v2/incremental/ticket_metric_events(?:\.json)?$")
 _SLA_POLICIES_PATH = re.compile(r"^/api/v2/slas/policies(?:\.json)?$")
 _LIST_PATH = re.compile(r"^/api/v2/(?P<resource>ticket_metrics|satisfaction_ratings)(?:\.json)?$")
+_DELETED_TICKETS_PATH = re.compile(r"^/api/v2/deleted_tickets(?:\.json)?$")
 _CLAUSE = re.compile(r"[,，،.。]")
 # Sort keys packed into one int, (time, handle) -> time * _SPAN + handle, sort fastest as plain ints.
 _SPAN = 1 << 32
@@ -456,8 +485,8 @@ def _timeline(rng: Random, created: int) -> list[tuple[int, str]]:
     return events
 
 
-def _plan_tickets(company: Company, index: int, user_created: int, end: int) -> list[tuple[int, list]]:
-    """(created, events before `end`) of each ticket the person raises, in the order they are drawn."""
+def _plan_tickets(company: Company, index: int, user_created: int, end: int) -> list[tuple[int, list, int]]:
+    """(created, events before `end`, moment of its last event) of each ticket the person raises, as drawn."""
     rng = company.rng("zendesk", "tickets", index)
     earliest = max(_epoch(company.start), user_created + 60)
     plans = []
@@ -465,7 +494,8 @@ def _plan_tickets(company: Company, index: int, user_created: int, end: int) -> 
         if earliest >= end:
             break
         created = earliest + rng.randrange(end - earliest)
-        plans.append((created, [e for e in _timeline(rng, created) if e[0] < end]))
+        timeline = _timeline(rng, created)
+        plans.append((created, [e for e in timeline if e[0] < end], max(at for at, _kind in timeline)))
     return plans
 
 
@@ -483,8 +513,18 @@ class _Draws(NamedTuple):
     priority: int
 
 
-def _draw_ticket(company: Company, index: int, created: int, events: int) -> tuple[_Draws, list[int]]:
-    """The ticket's attributes and, per event, its background-processing lag in seconds."""
+class _Deletion(NamedTuple):
+    at: int
+    lag: int
+
+
+def _draw_ticket(company: Company, index: int, created: int, events: int, finished: int,
+                 deleted_share: float) -> tuple[_Draws, list[int], _Deletion | None]:
+    """The ticket's attributes, per event its background-processing lag in seconds, and its deletion if any.
+
+    A deletion comes after the ticket's last event (`finished`), so nothing changes a deleted
+    ticket; whether it has happened by the company's end is the caller's to judge.
+    """
     rng = company.rng("zendesk", "ticket", index, created)
     mood = _MOOD.draw(rng)
     channel = _CHANNEL.draw(rng)
@@ -495,7 +535,11 @@ def _draw_ticket(company: Company, index: int, created: int, events: int) -> tup
     reason = rng.choice(range(len(BAD_REASONS)))
     draws = _Draws(mood, channel, assignee, group, good, with_comment, reason, _TYPE.draw(rng), _PRIORITY.draw(rng))
     # choice() over a range draws what randrange(0, 31) draws, with less argument checking.
-    return draws, [rng.choice(_LAGS) for _ in range(events)]
+    lags = [rng.choice(_LAGS) for _ in range(events)]
+    # Drawn last, and always, so that every earlier draw stays as it was and a larger share
+    # deletes the same tickets and more.
+    doomed, delay, lag = rng.random(), _span(rng, 60, 10 * 1440), rng.choice(_LAGS)
+    return draws, lags, _Deletion(finished + delay, lag) if doomed < deleted_share else None
 
 
 class _Event(NamedTuple):
@@ -528,8 +572,9 @@ class _Index:
 
     DRAWS = len(_Draws._fields)
 
-    def __init__(self, company: Company) -> None:
+    def __init__(self, company: Company, deleted_share: float = DELETED_SHARE) -> None:
         self.company = company
+        self.deleted_share = deleted_share
         self.end = _epoch(company.end)
         self.user_id_base = company.zendesk_user_id(company.person(0))
         self.user_first = array("q", [0])
@@ -542,6 +587,7 @@ class _Index:
         self.event_lag = array("B")  # seconds from the change to its visibility
         self.event_kind = array("B")
         self.metric_events: _MetricEventKeys | None = None  # built on the first request for them
+        self.deleted = array("i")  # the tickets deleted before the company's end, as drawn
         # Ratings as they are met, in ticket order: when made, when visible, on which ticket.
         rated = (array("q"), array("q"), array("i"))
         for index in range(company.customers):
@@ -553,9 +599,14 @@ class _Index:
         user = _plan_user(self.company, index, self.end)
         self.user_moments.extend(user.versions)
         self.user_first.append(len(self.user_moments))
-        for created, events in _plan_tickets(self.company, index, user.created, self.end):
-            draws, lags = _draw_ticket(self.company, index, created, len(events))
+        for created, events, finished in _plan_tickets(self.company, index, user.created, self.end):
+            draws, lags, deletion = _draw_ticket(self.company, index, created, len(events), finished,
+                                                 self.deleted_share)
             j = len(self.ticket_created)
+            if deletion is not None and deletion.at < self.end:
+                events.append((deletion.at, "deleted"))
+                lags.append(deletion.lag)
+                self.deleted.append(j)
             self.ticket_person.append(index)
             self.ticket_created.append(created)
             self.ticket_draws.extend(draws)
@@ -605,16 +656,17 @@ class _Index:
 
     # -- views: record handles in API order, as of a moment --------------------------------------
 
-    def tickets_at(self, moment: int) -> _View:
+    def tickets_at(self, moment: int, *, exclude_deleted: bool = False) -> _View:
         created, first_event, generated, offsets = (self.ticket_created, self.ticket_first, self.event_generated,
                                                     self.ticket_offset)
+        kinds = self.event_kind
         keys = []
         for j in range(self.tickets):
             origin, lowest, i = created[j], first_event[j], first_event[j + 1] - 1
             # The version shown is the last one made among those generated before the moment.
             while i >= lowest and origin + generated[i] >= moment:
                 i -= 1
-            if i >= lowest:
+            if i >= lowest and not (exclude_deleted and kinds[i] == _DELETED):
                 keys.append((origin + generated[i]) * _SPAN + offsets[j])
         keys.sort()
         return _View(moment, array("q", (key // _SPAN for key in keys)),
@@ -655,6 +707,19 @@ class _Index:
         if self.metric_events is None:
             self.metric_events = _MetricEventKeys.build(self)
         return self.metric_events.view(moment)
+
+    def deletions_at(self, moment: int) -> list[tuple[int, int, int]]:
+        """(deleted at, ticket id, j) of the tickets deleted within DELETED_LISTED before `moment`, as seen then."""
+        listed_since = moment - int(DELETED_LISTED.total_seconds())
+        found = []
+        for j in self.deleted:
+            # A deletion is its ticket's last event.
+            last = self.ticket_first[j + 1] - 1
+            origin = self.ticket_created[j]
+            at = origin + self.event_generated[last] - self.event_lag[last]
+            if origin + self.event_generated[last] < moment and at >= listed_since:
+                found.append((at, FIRST_TICKET_ID + self.ticket_offset[j], j))
+        return found
 
     def ratings_at(self, moment: int) -> _View:
         numbers = [n for n, generated in enumerate(self.rating_generated) if generated < moment]
@@ -876,6 +941,7 @@ class _State:
     latest_comment_at: int | None = None
     survey: str = "unoffered"
     rating: dict | None = None
+    deleted_from: str | None = None  # the status a deleted ticket had before its deletion
 
 
 class _Versions(NamedTuple):
@@ -892,8 +958,10 @@ class ZendeskApi:
     def __init__(self, company: Company, email: str = DEFAULT_EMAIL, token: str = DEFAULT_TOKEN, *,
                  oauth_token: str = DEFAULT_OAUTH_TOKEN, agent_emails: Iterable[str] = (DEFAULT_AGENT_EMAIL,),
                  incremental_per_minute: int | None = None, rate_window_seconds: float = 60.0,
+                 deleted_tickets_per_minute: int | None = None, deleted_share: float = DELETED_SHARE,
                  clock: Callable[[], float] = time.time) -> None:
         self.company = company
+        self.deleted_share = deleted_share
         self.as_of = company.end
 
         def basic(user: str) -> str:
@@ -904,9 +972,11 @@ class ZendeskApi:
         self._authorizations[basic(email)] = True
         self._authorizations[f"Bearer {oauth_token}"] = True
         self.incremental_per_minute = incremental_per_minute
+        self.deleted_tickets_per_minute = deleted_tickets_per_minute
         self.rate_window_seconds = rate_window_seconds
         self._clock = clock
         self._recent: deque[float] = deque()
+        self._recent_deleted_lists: deque[float] = deque()
         self._lock = threading.Lock()
         # Building is slow at scale: one thread builds, the others wait for it rather than build too.
         self._building = threading.Lock()
@@ -925,28 +995,37 @@ class ZendeskApi:
         for handle in view.handles:
             yield self._record(resource, handle, view.moment)
 
+    def deleted_tickets(self, as_of: datetime | None = None) -> list[dict]:
+        """The deleted tickets list at `as_of` (default: `self.as_of`) in full, by id."""
+        moment = _epoch(as_of or self.as_of)
+        by_id = sorted(self._index_built().deletions_at(moment), key=lambda entry: entry[1])
+        return [self._deleted_ticket(j) for _deleted_at, _ticket_id, j in by_id]
+
     def _index_built(self) -> _Index:
         if self._index is None:
             with self._building:
                 if self._index is None:
-                    self._index = _Index(self.company)
+                    self._index = _Index(self.company, self.deleted_share)
         return self._index
 
-    def _view(self, resource: str, as_of: datetime | None = None) -> _View:
+    def _view(self, resource: str, as_of: datetime | None = None, *, exclude_deleted: bool = False) -> _View:
         moment = _epoch(as_of or self.as_of)
-        cached = self._views.get((resource, moment))
+        # Without its deleted tickets, the tickets export is a view of its own, cached beside the other.
+        name = "tickets without deleted" if resource == "tickets" and exclude_deleted else resource
+        cached = self._views.get((name, moment))
         if cached is not None:
             return cached
         index = self._index_built()
         with self._building:
-            view = self._views.get((resource, moment))
+            view = self._views.get((name, moment))
             if view is None:
                 build = {"tickets": index.tickets_at, "users": index.users_at, "ticket_metrics": index.metrics_at,
                          "satisfaction_ratings": index.ratings_at,
                          "ticket_metric_events": index.metric_events_at,
-                         "sla_policies": self._policies_at}[resource]
+                         "sla_policies": self._policies_at,
+                         "tickets without deleted": partial(index.tickets_at, exclude_deleted=True)}[name]
                 view = build(moment)
-                self._views[(resource, moment)] = view
+                self._views[(name, moment)] = view
                 while len(self._views) > CACHED_VIEWS:
                     self._views.pop(next(iter(self._views)))
         return view
@@ -1038,7 +1117,7 @@ class ZendeskApi:
         if not shown:
             return _Versions(None, None, None)
         last = shown[-1]
-        last_metric = max((i for i in shown if plan.events[i].kind not in _SURVEY_KINDS), default=None)
+        last_metric = max((i for i in shown if plan.events[i].kind not in _UNMEASURED_KINDS), default=None)
         last_rating = max((i for i in shown if plan.events[i].kind in _RATING_KINDS), default=None)
         # The person's details (names, language, spellings) cost a few random streams: only when shown.
         person = self.company.person(plan.person) if ticket or rating else None
@@ -1078,6 +1157,18 @@ class ZendeskApi:
             "created_at": _at(created), "updated_at": _at(event.at),
         }
 
+    def _deleted_ticket(self, j: int) -> dict:
+        """Ticket `j` as the deleted tickets list shows it: by then nothing changes it but a restore."""
+        plan = self._index_built().ticket(j)
+        state = _State(status_since=plan.created)
+        for event in plan.events:
+            _fold(state, event.at, event.kind, AGENT_IDS[plan.draws.assignee])
+        person = self.company.person(plan.person)
+        return {"id": plan.ticket_id, "subject": _subject(person, plan.draws),
+                # Deleted by the agent it was assigned to.
+                "actor": {"id": AGENT_IDS[plan.draws.assignee], "name": AGENT_NAMES[plan.draws.assignee]},
+                "deleted_at": _at(plan.events[-1].at), "previous_state": state.deleted_from}
+
     @staticmethod
     def _metric_base(plan: _TicketPlan) -> dict:
         return {"id": plan.metric_id, "ticket_id": plan.ticket_id,
@@ -1086,7 +1177,7 @@ class ZendeskApi:
     def _ticket_base(self, plan: _TicketPlan, person: Person) -> dict:
         company, draws = self.company, plan.draws
         description = VERBATIMS[person.language][_MOOD.names[draws.mood]]
-        subject = _CLAUSE.split(description)[0].strip()
+        subject = _subject(person, draws)
         channel = _CHANNEL.names[draws.channel]
         user_id = company.zendesk_user_id(person)
         return {
@@ -1145,11 +1236,13 @@ class ZendeskApi:
             if not admin and match["resource"] == "satisfaction_ratings":
                 return _forbidden()
             return self._list(match["resource"], query, base_url + path)
+        if method == "GET" and _DELETED_TICKETS_PATH.match(path):
+            return self._deleted_tickets(query, base_url + path)
         return _error(404, "InvalidEndpoint", "Not found")
 
     def _export(self, resource: str, query: Query, url: str) -> Reply:
         """One page of the cursor-based export."""
-        limited, rate_headers = self._throttle()
+        limited, rate_headers = self._throttle(self.incremental_per_minute, self._recent, "incremental export API")
         if limited is not None:
             return limited
         try:
@@ -1179,7 +1272,7 @@ class ZendeskApi:
 
     def _time_export(self, resource: str, query: Query, url: str) -> Reply:
         """One page of the time-based export: from `start_time`, never splitting a second."""
-        limited, rate_headers = self._throttle()
+        limited, rate_headers = self._throttle(self.incremental_per_minute, self._recent, "incremental export API")
         if limited is not None:
             return limited
         try:
@@ -1242,7 +1335,7 @@ class ZendeskApi:
         else:
             needed = "start_time or cursor is required" if cursor_based else "start_time is required"
             raise _Refused(_error(400, "InvalidValue", needed))
-        view = self._view(resource)
+        view = self._view(resource, exclude_deleted=(first(query, "exclude_deleted") or "").lower() == "true")
         keys = _Keys(view, range(len(view)))
         # Data isn't provided for the most recent minute; and no ticket here is an AI agent's.
         served = 0 if scope == "ai_agent" else bisect.bisect_right(keys, (now - RECENT_SECONDS, math.inf))
@@ -1263,24 +1356,24 @@ class ZendeskApi:
             page["metric_sets"] = [v.metric for v in versions]
         return page
 
-    def _throttle(self) -> tuple[Reply | None, dict[str, str]]:
-        limit = self.incremental_per_minute
+    def _throttle(self, limit: int | None, recent: deque[float], what: str) -> tuple[Reply | None, dict[str, str]]:
+        """Admit a request within `limit` per window (None: no limit), counted in `recent`; else its 429."""
         if limit is None:
             return None, {}
         with self._lock:
             now = self._clock()
-            while self._recent and self._recent[0] <= now - self.rate_window_seconds:
-                self._recent.popleft()
-            if len(self._recent) >= limit:
-                wait = self._recent[0] + self.rate_window_seconds - now
+            while recent and recent[0] <= now - self.rate_window_seconds:
+                recent.popleft()
+            if len(recent) >= limit:
+                wait = recent[0] + self.rate_window_seconds - now
                 # Whole seconds, rounded up: clients int() the header, and waiting less would meet another 429.
                 headers = {"Retry-After": str(max(1, math.ceil(wait))), "X-Rate-Limit": str(limit),
                            "X-Rate-Limit-Remaining": "0"}
                 return Reply(429, {"error": "APIRateLimitExceeded", "description":
-                                   "Number of allowed incremental export API requests per minute exceeded"},
+                                   f"Number of allowed {what} requests per minute exceeded"},
                              headers), {}
-            self._recent.append(now)
-            return None, {"X-Rate-Limit": str(limit), "X-Rate-Limit-Remaining": str(limit - len(self._recent))}
+            recent.append(now)
+            return None, {"X-Rate-Limit": str(limit), "X-Rate-Limit-Remaining": str(limit - len(recent))}
 
     def _list(self, resource: str, query: Query, url: str) -> Reply:
         view = self._view(resource)
@@ -1294,39 +1387,35 @@ class ZendeskApi:
         def records(begin: int, stop: int) -> list[dict]:
             return [self._record(resource, view.handles[positions[i]], view.moment) for i in range(begin, stop)]
 
-        if first(query, "page[size]") is None:
-            return _offset_page(resource, query, url, len(positions), records)
-        try:
-            size = int(first(query, "page[size]"))
-        except ValueError:
-            return _error(400, "InvalidPaginationParameter", "page[size] must be an integer")
-        if not 1 <= size <= LIST_MAX_PAGE_SIZE:
-            return _error(400, "InvalidPaginationParameter", f"page[size] must be between 1 and {LIST_MAX_PAGE_SIZE}")
-        keys = _Keys(view, positions)
-        after, before = first(query, "page[after]"), first(query, "page[before]")
-        try:
-            if before:
-                stop = bisect.bisect_left(keys, _decode(before)[1])
-                begin = max(0, stop - size)
-                has_more = begin > 0
-            else:
-                begin = bisect.bisect_right(keys, _decode(after)[1]) if after else 0
-                stop = min(len(keys), begin + size)
-                has_more = stop < len(keys)
-        except ValueError as exc:
-            return _error(400, "InvalidPaginationParameter", str(exc))
-        after_cursor = _encode(keys[stop - 1]) if stop > begin else None
-        before_cursor = _encode(keys[begin]) if stop > begin else None
-        kept = [(k, v) for k, values in query.items() if not k.startswith("page[") for v in values]
+        return _list_page(resource, query, url, view, positions, records)
 
-        def link(name: str, cursor: str | None) -> str | None:
-            return f"{url}?{urlencode([*kept, ('page[size]', size), (name, cursor)])}" if cursor else None
+    def _deleted_tickets(self, query: Query, url: str) -> Reply:
+        """The deleted tickets list: deletions of the last DELETED_LISTED as of `as_of`, sorted as asked."""
+        limited, rate_headers = self._throttle(self.deleted_tickets_per_minute, self._recent_deleted_lists,
+                                               "deleted tickets API")
+        if limited is not None:
+            return limited
+        sort_by, sort_order = first(query, "sort_by") or "id", first(query, "sort_order") or "asc"
+        if sort_by not in DELETED_SORTS:
+            return _error(400, "InvalidValue", f"sort_by must be one of {', '.join(DELETED_SORTS)}")
+        if sort_order not in ("asc", "desc"):
+            return _error(400, "InvalidValue", "sort_order must be asc or desc")
+        moment = _epoch(self.as_of)
+        sign = -1 if sort_order == "desc" else 1
+        # Keys ascend in the order asked for (negated when descending), so the list's cursors work on them.
+        entries = sorted((sign * at, sign * ticket_id, j) if sort_by == "deleted_at" else (sign * ticket_id, 0, j)
+                         for at, ticket_id, j in self._index_built().deletions_at(moment))
+        view = _View(moment, array("q", (e[0] for e in entries)),
+                     array("q", (e[1] for e in entries)) if sort_by == "deleted_at" else None,
+                     array("i", (e[2] for e in entries)))
 
-        return Reply(200, {
-            resource: records(begin, stop),
-            "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
-            "links": {"next": link("page[after]", after_cursor), "prev": link("page[before]", before_cursor)},
-        })
+        def records(begin: int, stop: int) -> list[dict]:
+            return [self._deleted_ticket(view.handles[i]) for i in range(begin, stop)]
+
+        reply = _list_page("deleted_tickets", query, url, view, range(len(view)), records)
+        if reply.status == 200:
+            reply.headers.update(rate_headers)
+        return reply
 
     def _ratings_chosen(self, view: _View, query: Query) -> Sequence[int]:
         """Positions in the ratings view that the query's filters keep.
@@ -1351,7 +1440,7 @@ class ZendeskApi:
                            if _score_matches(rating("satisfaction_ratings", view.handles[i], view.moment), score)))
 
     def spoil_record(self, body: Any) -> None:
-        for name in (*RESOURCES, *SIDELOADS):
+        for name in (*RESOURCES, *SIDELOADS, "deleted_tickets"):
             spoil_first(body, name, "id")
 
 
@@ -1416,6 +1505,8 @@ def _fold(state: _State, at: int, kind: str, assignee: int) -> None:
         state.requester_updated_at = at
     elif kind == "closed":
         move("closed")
+    elif kind == "deleted":
+        state.deleted_from, state.status = state.status, "deleted"
 
 
 def _ticket_version(base: dict, state: _State, at: int, generated: int) -> dict:
@@ -1453,6 +1544,10 @@ def _metric_version(base: dict, state: _State, created: int, at: int) -> dict:
         "requester_updated_at": _at(state.requester_updated_at) if state.requester_updated_at else None,
         "assignee_updated_at": _at(state.assignee_updated_at) if state.assignee_updated_at else None,
     }
+
+
+def _subject(person: Person, draws: _Draws) -> str:
+    return _CLAUSE.split(VERBATIMS[person.language][_MOOD.names[draws.mood]])[0].strip()
 
 
 def _via(channel: str, company: Company, person: Person) -> dict:
@@ -1495,6 +1590,44 @@ def _score_matches(record: dict, score: str) -> bool:
     if score.endswith("_without_comment"):
         wanted = wanted and not record["comment"]
     return wanted
+
+
+def _list_page(resource: str, query: Query, url: str, view: _View, positions: Sequence[int],
+               records: Callable[[int, int], list[dict]]) -> Reply:
+    """A page of a list endpoint over `view` at `positions`: by cursor when `page[size]` is sent, else by offset."""
+    if first(query, "page[size]") is None:
+        return _offset_page(resource, query, url, len(positions), records)
+    try:
+        size = int(first(query, "page[size]"))
+    except ValueError:
+        return _error(400, "InvalidPaginationParameter", "page[size] must be an integer")
+    if not 1 <= size <= LIST_MAX_PAGE_SIZE:
+        return _error(400, "InvalidPaginationParameter", f"page[size] must be between 1 and {LIST_MAX_PAGE_SIZE}")
+    keys = _Keys(view, positions)
+    after, before = first(query, "page[after]"), first(query, "page[before]")
+    try:
+        if before:
+            stop = bisect.bisect_left(keys, _decode(before)[1])
+            begin = max(0, stop - size)
+            has_more = begin > 0
+        else:
+            begin = bisect.bisect_right(keys, _decode(after)[1]) if after else 0
+            stop = min(len(keys), begin + size)
+            has_more = stop < len(keys)
+    except ValueError as exc:
+        return _error(400, "InvalidPaginationParameter", str(exc))
+    after_cursor = _encode(keys[stop - 1]) if stop > begin else None
+    before_cursor = _encode(keys[begin]) if stop > begin else None
+    kept = [(k, v) for k, values in query.items() if not k.startswith("page[") for v in values]
+
+    def link(name: str, cursor: str | None) -> str | None:
+        return f"{url}?{urlencode([*kept, ('page[size]', size), (name, cursor)])}" if cursor else None
+
+    return Reply(200, {
+        resource: records(begin, stop),
+        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
+        "links": {"next": link("page[after]", after_cursor), "prev": link("page[before]", before_cursor)},
+    })
 
 
 def _offset_page(resource: str, query: Query, url: str, count: int,

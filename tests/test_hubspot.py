@@ -50,6 +50,20 @@ def raw(db, kind: str) -> dict[str, dict]:
     return {key: record for key, record in db.execute(f"select record_key, record from raw.hubspot_{kind}")}
 
 
+def live(rows: dict[str, dict]) -> set[str]:
+    return {key for key, record in rows.items() if "_deleted_at" not in record}
+
+
+def tombstoned(rows: dict[str, dict]) -> set[str]:
+    return {key for key, record in rows.items() if "_deleted_at" in record}
+
+
+def archived_in(api, kind, start, end) -> set[str]:
+    return {i for i, r in api.archived[kind].items()
+            if (start is None or start <= datetime.fromisoformat(r["archivedAt"])) and
+            datetime.fromisoformat(r["archivedAt"]) < end}
+
+
 def modified_in(api, kind, start, end) -> set[str]:
     return {i for i, r in api.objects[kind].items()
             if start <= datetime.fromisoformat(r["updatedAt"]) < end}
@@ -59,9 +73,11 @@ def modified_in(api, kind, start, end) -> set[str]:
 def test_full_load_lands_every_record_once_through_the_list_endpoint(db, api, sim, kind, monkeypatch):
     monkeypatch.setattr(hubspot, "LIST_LIMIT", 7)
     result = run(kind, None, END)
-    assert set(raw(db, kind)) == set(api.objects[kind])
-    assert result.fetched == result.landed == len(api.objects[kind])
-    pages = [r for r in sim.requests if r.path == f"/crm/v3/objects/{kind}"]
+    # Every live record, and a tombstone for every record archived before the first run.
+    assert live(raw(db, kind)) == set(api.objects[kind])
+    assert tombstoned(raw(db, kind)) == set(api.archived[kind])
+    assert result.fetched == result.landed == len(api.objects[kind]) + len(api.archived[kind])
+    pages = [r for r in sim.requests if r.path == f"/crm/v3/objects/{kind}" and "archived" not in r.query]
     assert len(pages) == -(-len(api.objects[kind]) // 7)
     assert "after" not in pages[0].query and all("after" in p.query for p in pages[1:])
 
@@ -83,14 +99,15 @@ def test_incremental_search_lands_only_what_changed_and_the_latest_version_wins(
     api.touch("contacts", contact_id, END - DAY, lifecyclestage="evangelist")
     sim.requests.clear()
     result = run("contacts", END - 5 * DAY, END)
-    assert result.fetched == len(modified_in(api, "contacts", END - 5 * DAY, END))
+    assert result.fetched == len(modified_in(api, "contacts", END - 5 * DAY, END)) + \
+        len(archived_in(api, "contacts", END - 5 * DAY, END))
     assert raw(db, "contacts")[contact_id]["properties"]["lifecyclestage"] == "evangelist"
     search = json.loads(next(r for r in sim.requests if r.path.endswith("/search")).body)
     filters = search["filterGroups"][0]["filters"]
     assert filters[0] == {"propertyName": "lastmodifieddate", "operator": "GTE",
                           "value": str(int((END - 5 * DAY).timestamp() * 1000))}
     assert filters[1]["value"] == str(int(END.timestamp() * 1000) - 1)
-    assert len(raw(db, "contacts")) == len(api.objects["contacts"])
+    assert live(raw(db, "contacts")) == set(api.objects["contacts"])
 
 
 def test_hitting_the_search_cap_splits_the_window_and_misses_nothing(db, api, sim, monkeypatch):
@@ -100,8 +117,8 @@ def test_hitting_the_search_cap_splits_the_window_and_misses_nothing(db, api, si
     src.search_cap = 12
     # A backfill reads exactly its interval, so with no cursor yet this goes through search.
     result = run("contacts", COMPANY.start - DAY, END, src, backfill=True)
-    assert set(raw(db, "contacts")) == set(api.objects["contacts"])
-    assert result.fetched == len(api.objects["contacts"])
+    assert live(raw(db, "contacts")) == set(api.objects["contacts"])
+    assert result.fetched == len(api.objects["contacts"]) + len(api.archived["contacts"])
     searches = [r for r in sim.requests if r.path.endswith("/search")]
     assert len(searches) > len(api.objects["contacts"]) // 5
     assert all(r.status == 200 for r in sim.requests)
@@ -189,3 +206,55 @@ def test_associations_past_one_batch_read_page_are_all_followed(db, api, sim, mo
     assert searched == listed
     batch_reads = [json.loads(r.body) for r in sim.requests if r.path.endswith("/batch/read")]
     assert any("after" in item for read in batch_reads for item in read["inputs"])
+
+
+# -- deletions and merges ------------------------------------------------------------------------
+
+
+def test_a_contact_archived_after_it_was_landed_is_replaced_by_its_tombstone_in_the_next_run(db, api, sim):
+    archived = max(api.archived["contacts"].values(), key=lambda r: r["archivedAt"])
+    archived_at = datetime.fromisoformat(archived["archivedAt"])
+    api.as_of = archived_at  # the moment before it is archived
+    run("contacts", None, archived_at)
+    assert raw(db, "contacts")[archived["id"]]["properties"]["email"] == archived["properties"]["email"]
+
+    api.as_of = END
+    result = run("contacts", archived_at, END)
+    assert raw(db, "contacts")[archived["id"]] == {"id": archived["id"], "_deleted_at": archived["archivedAt"]}
+    assert result.deleted == 1
+    assert db.execute("select deleted from audit.load_batches where batch_id = %s",
+                      (result.batch_id,)).fetchone() == (1,)
+
+
+def test_records_archived_before_the_window_are_not_landed_again_and_the_archived_list_is_read_lean(db, api, sim):
+    run("contacts", None, END - DAY)
+    assert archived_in(api, "contacts", None, END - DAY) and not archived_in(api, "contacts", END - DAY, END)
+    sim.requests.clear()
+    result = run("contacts", END - DAY, END)
+    assert result.deleted == 0
+    assert result.fetched == len(modified_in(api, "contacts", END - DAY, END))
+    archived_reads = [r.query for r in sim.requests if r.query.get("archived") == ["true"]]
+    assert archived_reads == [{"limit": ["100"], "archived": ["true"]}]
+
+
+def test_the_survivor_of_a_merge_lands_again_with_the_merged_ids_and_the_merged_contact_is_not_tombstoned(
+        db, api, sim):
+    api.merge_share = 0.2  # before the first request builds the index: enough merges to pick from
+    survivor = next(r for r in api.objects["contacts"].values() if r["properties"]["hs_merged_object_ids"])
+    merged_ids = survivor["properties"]["hs_merged_object_ids"].split(";")
+    merged_at = datetime.fromisoformat(survivor["updatedAt"])
+    assert not set(merged_ids) & (set(api.objects["contacts"]) | set(api.archived["contacts"]))
+    api.as_of = merged_at
+    run("contacts", None, merged_at)
+    before_merge = raw(db, "contacts")
+    assert before_merge[survivor["id"]]["properties"]["hs_merged_object_ids"] is None
+
+    api.as_of = END
+    result = run("contacts", merged_at, END)
+    rows = raw(db, "contacts")
+    assert rows[survivor["id"]]["properties"]["hs_merged_object_ids"] == ";".join(merged_ids)
+    assert db.execute("select record -> 'properties' ->> 'hs_merged_object_ids' from raw.hubspot_contacts "
+                      "where record_key = %s", (survivor["id"],)).fetchone() == (";".join(merged_ids),)
+    # The merged-away contacts keep what was landed of them: the warehouse maps them to the survivor.
+    assert {i: rows.get(i) for i in merged_ids} == {i: before_merge.get(i) for i in merged_ids}
+    assert result.deleted == len(archived_in(api, "contacts", merged_at, END))

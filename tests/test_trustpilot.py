@@ -25,6 +25,7 @@ from simulators.trustpilot import (
     DEFAULT_BUSINESS_UNIT_ID,
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
+    DELETIONS_PATH,
     REFRESH_PATH,
     TITLES,
     TOKEN_PATH,
@@ -307,7 +308,9 @@ def test_a_run_signs_in_with_the_password_grant_once_and_sends_the_token_on_ever
     assert parse_qs(token_call.body.decode()) == {"grant_type": ["password"], "username": [DEFAULT_USERNAME],
                                                   "password": [DEFAULT_PASSWORD]}
     # The simulator answers 401 to a private call without a live token: every page was let through.
-    assert [(r.path, r.status) for r in pages] == [(REVIEWS_PATH, 200)] * math.ceil(len(ALL) / 4)
+    # The deletions, a public endpoint, come last (the apikey header alone, which the simulator checks).
+    assert [(r.path, r.status) for r in pages] == [(REVIEWS_PATH, 200)] * math.ceil(len(ALL) / 4) + [
+        (DELETIONS_PATH, 200)]
     assert result.landed == len(ALL)
 
 
@@ -505,3 +508,86 @@ def test_public_endpoints_take_the_api_key_and_no_token():
     assert found.status_code == 200 and found.json()["id"] == DEFAULT_BUSINESS_UNIT_ID
     assert (without_key.status_code, without_key.json()) == (401, {"message": "Invalid ApiKey"})
     assert with_token_only.status_code == 401
+
+
+# -- deleted reviews ---------------------------------------------------------------------------------
+
+
+def deletion_calls(server: Simulator) -> list[Seen]:
+    return [r for r in server.requests if r.path == DELETIONS_PATH]
+
+
+def deletions(server: Simulator, **params) -> requests.Response:
+    return requests.get(server.base_url + DELETIONS_PATH, params=params, headers={"apikey": KEY}, timeout=5)
+
+
+# A share of 20% deletes eight of this company's reviews, from 2 February to 6 March.
+DELETED = TrustpilotApi(COMPANY, deleted_share=0.2).deletions()
+
+
+def test_a_review_deleted_after_it_landed_is_landed_as_a_tombstone_by_the_next_run(db, monkeypatch):
+    last = DELETED[-1]
+    assert (last["deletedAt"], len(DELETED)) == ("2026-03-06T20:42:01Z", 8)
+    api = TrustpilotApi(COMPANY, deleted_share=0.2)
+    day = datetime(2026, 3, 6, tzinfo=UTC)
+    with serving(api, monkeypatch) as server:
+        api.as_of = day
+        run(day - DAY, day)
+        assert landed(db)[last["reviewId"]]["id"] == last["reviewId"]
+        api.as_of = COMPANY.end
+        server.requests.clear()
+        result = run(day, COMPANY.end)
+    assert last["reviewId"] not in {r["id"] for r in api.reviews()}  # gone from the list
+    # Deletions from the day before the (lookback-widened) window's start, to its end's date.
+    [call] = deletion_calls(server)
+    assert call.query == {"startDate": [(day - trustpilot.DEFAULT_EDIT_LOOKBACK - DAY).date().isoformat()],
+                          "endDate": ["2026-03-10"], "limit": ["1000"]}
+    # Only the key and the deletion time are kept.
+    assert landed(db)[last["reviewId"]] == {"id": last["reviewId"], "_deleted_at": "2026-03-06T20:42:01Z"}
+    assert (result.deleted, result.rejected) == (1, 0)
+    assert db.execute("select deleted from audit.load_batches where batch_id = %s",
+                      (result.batch_id,)).fetchone() == (1,)
+    # The range re-reads the earlier deletions too: landed as tombstones by the first run, they change nothing.
+    assert len([d for d in DELETED if d["deletedAt"] >= call.query["startDate"][0]]) == 7
+
+
+def test_a_first_run_without_a_start_date_reads_every_deletion_in_pages_following_next_token(db, monkeypatch):
+    monkeypatch.setattr(trustpilot, "DELETIONS_PAGE_SIZE", 3)
+    with serving(TrustpilotApi(COMPANY, deleted_share=0.2), monkeypatch) as server:
+        result = run(COMPANY.end - DAY, COMPANY.end)
+    calls = deletion_calls(server)
+    assert [c.query["startDate"] for c in calls] == [["2007-01-01"]] * 3
+    assert "nextToken" not in calls[0].query and all("nextToken" in c.query for c in calls[1:])
+    # The deleted reviews were never listed, so their tombstones are new rows holding nothing but the key:
+    # 48 reviews and 8 tombstones, a row for every review ever written.
+    assert (result.inserted, result.deleted, result.rejected) == (len(ALL), len(DELETED), 0) == (56, 8, 0)
+    tombstones = {key: row for key, row in landed(db).items() if "_deleted_at" in row}
+    assert tombstones == {d["reviewId"]: {"id": d["reviewId"], "_deleted_at": d["deletedAt"]} for d in DELETED}
+
+
+def test_the_deletions_endpoint_pages_by_next_token_within_its_dates_and_refuses_bad_parameters():
+    with Simulator(TrustpilotApi(COMPANY, deleted_share=0.2)) as server:
+        pages, token = [], None
+        while True:
+            body = deletions(server, startDate="2026-02-06", endDate="2026-02-24", limit=2,
+                             **({"nextToken": token} if token else {})).json()
+            pages.append(body["reviews"])
+            token = body["nextToken"]
+            if token is None:
+                break
+        default = deletions(server, startDate="2026-01-01", endDate="2026-03-10").json()
+        refused = [deletions(server, **params) for params in (
+            {"startDate": "2026-02-06", "endDate": "24/02/2026"}, {"startDate": "2026-02-30", "endDate": "2026-03-01"},
+            {"startDate": "2026-03-01", "endDate": "2026-02-01"}, {"endDate": "2026-03-01"},
+            {"startDate": "2026-02-01", "endDate": "2026-03-01", "limit": "0"},
+            {"startDate": "2026-02-01", "endDate": "2026-03-01", "limit": "1001"},
+            {"startDate": "2026-02-01", "endDate": "2026-03-01", "nextToken": "not-a-token"})]
+        without_key = requests.get(server.base_url + DELETIONS_PATH, timeout=5,
+                                   params={"startDate": "2026-02-01", "endDate": "2026-03-01"})
+    # Both days included: 6 February's deletion, 24 February's, and the four between, two a page.
+    assert [len(page) for page in pages] == [2, 2, 2]
+    assert [d for page in pages for d in page] == DELETED[1:7]
+    assert default == {"reviews": DELETED, "nextToken": None}
+    assert [r.status_code for r in refused] == [400] * 7
+    assert refused[0].json() == {"message": "Invalid parameter: endDate must be a date, YYYY-MM-DD; got '24/02/2026'"}
+    assert (without_key.status_code, without_key.json()) == (401, {"message": "Invalid ApiKey"})

@@ -71,7 +71,8 @@ def test_first_run_lands_the_whole_history_up_to_the_interval_end(db, sims, smal
 
 def test_pages_are_followed_with_the_before_token_until_page_count_reaches_one(db, sims, small_pages):
     run(COMPANY.end - DAY, COMPANY.end)
-    nps_requests = [r for r in sims.servers["typeform"].requests if NPS_FORM in r.path]
+    # The window's pages (the reconciliation due on a first run lists the form without a window).
+    nps_requests = [r for r in sims.servers["typeform"].requests if NPS_FORM in r.path and "until" in r.query]
     nps_total = sum(1 for r in ALL if r["_form_id"] == NPS_FORM)
     assert len(nps_requests) == -(-nps_total // 5)
     assert "before" not in nps_requests[0].query
@@ -132,7 +133,7 @@ def test_a_failed_run_lands_nothing_and_leaves_the_cursor_alone(db, sims, small_
     with pytest.raises(Exception, match="gave up after 4 attempts"):
         run(day, COMPANY.end)
     assert landed(db) == rows_before
-    assert db.execute("select watermark from raw._state").fetchall() == [(day,)]
+    assert db.execute("select watermark from raw._state where stream = 'responses'").fetchall() == [(day,)]
 
 
 def test_answers_are_mapped_to_metrics_by_field_ref_and_type(db, sims):
@@ -176,7 +177,8 @@ def test_include_partial_lands_partial_responses_flagged_and_staging_counts_none
     assert partial and not partial & before(end)
     assert landed(db) == before(end) | partial
     assert result.fetched == result.landed == len(before(end) | partial)
-    asked = [(r.path.split("/")[2], r.query["response_type"]) for r in with_partial.servers["typeform"].requests]
+    asked = [(r.path.split("/")[2], r.query["response_type"]) for r in with_partial.servers["typeform"].requests
+             if "until" in r.query]  # the window's reads, not the first run's reconciliation
     assert asked == [(form, [kind]) for form in FORMS for kind in ("completed", "partial")]
     flagged = dict(db.execute("select record_key, record->>'response_type' from raw.typeform_responses").fetchall())
     assert {key for key, kind in flagged.items() if kind == "partial"} == partial
@@ -306,3 +308,122 @@ def test_nps_counts_only_completed_answers(wh):
                             "from marts.kpi_nps_daily").fetchall() == [("2026-03-01", 4, 2, 0, 2, "0.00")]
         assert conn.execute("select response_id from staging.stg_typeform__responses where not is_completed "
                             "order by 1").fetchall() == [("p1",), ("p2",), ("p3",)]
+
+
+# -- deleted responses ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The connector's wall clock, set by the test: `clock.now = ...`."""
+
+    class Clock:
+        now = COMPANY.end
+
+    monkeypatch.setattr(typeform, "_now", lambda: Clock.now)
+    return Clock
+
+
+def reconciled_at(db):
+    row = db.execute("select watermark from raw._state where stream = 'responses_reconciliation'").fetchone()
+    return row and row[0]
+
+
+def raw_record(db, token):
+    return db.execute("select record from raw.typeform_responses where record_key = %s", (token,)).fetchone()[0]
+
+
+def make_due(db):
+    db.execute("delete from raw._state where stream = 'responses_reconciliation'")
+
+
+def test_a_deleted_response_is_tombstoned_when_the_reconciliation_is_due_and_not_before(db, sims, clock):
+    api = sims.servers["typeform"].api
+    api.as_of = COMPANY.end + 10 * DAY
+    gone = ALL[0]
+    clock.now = COMPANY.end + timedelta(hours=1)
+    first = run(COMPANY.end - DAY, COMPANY.end)  # a first run reconciles: nothing landed to miss yet
+    assert first.deleted == 0 and reconciled_at(db) == clock.now
+    api.delete(gone["token"], COMPANY.end + DAY)
+
+    clock.now = COMPANY.end + 2 * DAY  # 2 days after the last reconciliation: not due
+    sims.servers["typeform"].requests.clear()
+    early = run(COMPANY.end, COMPANY.end + DAY)
+    assert early.deleted == 0 and raw_record(db, gone["token"])["token"] == gone["token"]
+    assert all("until" in r.query for r in sims.servers["typeform"].requests)  # only the window was read
+
+    clock.now = COMPANY.end + 8 * DAY  # 7 days after: due
+    due = run(COMPANY.end + DAY, COMPANY.end + 2 * DAY)
+    assert raw_record(db, gone["token"]) == {"token": gone["token"], "form_id": gone["_form_id"],
+                                             "_deleted_at": clock.now.isoformat()}
+    assert due.deleted == 1 and reconciled_at(db) == clock.now
+    assert db.execute("select deleted from audit.load_batches where batch_id = %s",
+                      (due.batch_id,)).fetchone() == (1,)
+
+
+def test_a_response_younger_than_30_minutes_at_the_listing_is_never_tombstoned(db, sims, clock):
+    api = sims.servers["typeform"].api
+    newest = max(ALL, key=lambda r: r["submitted_at"])
+    submitted = datetime.fromisoformat(newest["submitted_at"])
+    api.as_of = submitted + timedelta(hours=1)
+    clock.now = submitted + timedelta(minutes=5)
+    run(COMPANY.end - DAY, COMPANY.end)
+    api.delete(newest["token"], submitted + timedelta(minutes=6))
+
+    make_due(db)
+    clock.now = submitted + timedelta(minutes=29)
+    assert run(COMPANY.end - DAY, COMPANY.end).deleted == 0
+    assert raw_record(db, newest["token"])["token"] == newest["token"]
+    make_due(db)
+    clock.now = submitted + timedelta(minutes=31)
+    assert run(COMPANY.end - DAY, COMPANY.end).deleted == 1
+    assert "_deleted_at" in raw_record(db, newest["token"])
+
+
+def test_the_reconciliation_time_moves_only_with_a_landed_batch(db, sims, clock):
+    api = sims.servers["typeform"].api
+    api.as_of = COMPANY.end + DAY
+    run(COMPANY.end - DAY, COMPANY.end)
+    api.delete(ALL[0]["token"], COMPANY.end + timedelta(hours=1))
+    make_due(db)
+    clock.now = COMPANY.end + DAY
+    sims.servers["typeform"].inject(Fault("status", status=500), times=50)
+    with pytest.raises(Exception, match="gave up after 4 attempts"):
+        run(COMPANY.end, COMPANY.end + DAY)
+    assert reconciled_at(db) is None
+    assert raw_record(db, ALL[0]["token"])["token"] == ALL[0]["token"]
+    sims.servers["typeform"].clear_faults()
+    assert run(COMPANY.end, COMPANY.end + DAY).deleted == 1
+    assert reconciled_at(db) == clock.now
+
+
+def test_partial_responses_are_not_tombstoned_when_partials_are_no_longer_read(db, with_partial, clock, monkeypatch):
+    run(COMPANY.end - DAY, COMPANY.end)
+    partial = partial_before(COMPANY.end)
+    connection = json.loads(with_partial.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"])
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_TYPEFORM", json.dumps(
+        {**connection, "extra": {**connection["extra"], "include_partial": False}}))
+    make_due(db)
+    clock.now = COMPANY.end + DAY
+    assert run(COMPANY.end, COMPANY.end + DAY).deleted == 0
+    assert landed(db) == before(COMPANY.end) | partial
+
+
+@pytest.mark.parametrize("every", ["7", -1, 1.5, True])
+def test_reconcile_every_days_must_be_a_whole_number_of_days(sims, monkeypatch, every):
+    connection = json.loads(sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"])
+    connection["extra"]["reconcile_every_days"] = every
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_TYPEFORM", json.dumps(connection))
+    from ingest.connections import get_connection
+
+    with pytest.raises(ValueError, match="extra.reconcile_every_days must be a whole number of days"):
+        typeform.from_connection(get_connection(typeform.CONN_ID))
+
+
+def test_reconcile_every_days_0_never_lists_the_forms_whole(db, sims, monkeypatch):
+    connection = json.loads(sims.env["AIRFLOW_CONN_CXLOOP_TYPEFORM"])
+    connection["extra"]["reconcile_every_days"] = 0
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_TYPEFORM", json.dumps(connection))
+    run(COMPANY.end - DAY, COMPANY.end)
+    assert all("until" in r.query for r in sims.servers["typeform"].requests)
+    assert reconciled_at(db) is None

@@ -16,7 +16,7 @@ from ingest.connections import get_connection
 from ingest.http import SourceHTTPError
 from ingest.streams import Window
 from simulators.company import Company
-from simulators.server import Fault, Simulator
+from simulators.server import Fault, Simulator, first
 from simulators.zendesk import ZendeskApi
 
 COMPANY = Company(customers=40, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
@@ -64,9 +64,14 @@ def run(name, start, end, *, src=None, **kwargs):
 
 
 def landed(db, name) -> dict[str, str]:
-    """Landed records of a stream: key -> the record's `updated_at`."""
+    """Landed records of a stream: key -> the record's `updated_at`, or a tombstone's deletion time.
+
+    The export serves a deleted ticket with its `updated_at` at the deletion, so either way this
+    matches what the API serves.
+    """
     changed = CHANGED.get(name, "updated_at")
-    return dict(db.execute(f"select record_key, record->>'{changed}' from raw.zendesk_{name}").fetchall())
+    return dict(db.execute(f"select record_key, coalesce(record->>'{changed}', record->>'_deleted_at') "
+                           f"from raw.zendesk_{name}").fetchall())
 
 
 def expected(api, name, as_of=None) -> dict[str, str]:
@@ -315,7 +320,7 @@ def test_a_window_ending_now_never_asks_for_the_most_recent_minute(db, monkeypat
         src = source()
         src.clock = lambda: now
         result = run("tickets", now - timedelta(seconds=30), now, src=src, backfill=True)
-    [request] = server.requests
+    [request] = [r for r in server.requests if PATHS["tickets"] in r.path]
     assert request.query["start_time"] == [str(int((now - zendesk.RECENT_GUARD).timestamp()))]
     assert result.fetched == 0  # nothing changed in the last hour of the simulated account
 
@@ -358,9 +363,7 @@ def test_the_exports_answer_with_and_without_json_and_read_documented_parameters
     # Documented examples send empty values for the parameters they leave at their defaults.
     assert export("/api/v2/incremental/tickets/cursor.json", start_time="1", cursor="", per_page="",
                   support_type_scope="").body["tickets"] == tickets
-    # No ticket of this account is deleted or an AI agent's.
-    assert export("/api/v2/incremental/tickets/cursor.json", start_time="1",
-                  exclude_deleted="true").body["tickets"] == tickets
+    # No ticket of this account is an AI agent's.
     ai = export("/api/v2/incremental/tickets.json", start_time="1", support_type_scope="ai_agent").body
     assert (ai["tickets"], ai["count"], ai["end_of_stream"]) == ([], 0, True)
     assert export("/api/v2/incremental/tickets/cursor.json", start_time="1",
@@ -526,3 +529,130 @@ def test_new_streams_stage_with_their_tests(db, sim):
     assert db.execute("select title, match_position, jsonb_array_length(targets) from "
                       "staging.stg_zendesk__sla_policies order by match_position").fetchall() == [
         ("Urgent and high", 1, 4), ("Standard", 2, 3)]
+
+
+# -- deleted tickets -------------------------------------------------------------------------------
+
+
+def deleted_list_requests(server):
+    return [r for r in server.requests if r.path == "/api/v2/deleted_tickets"]
+
+
+def raw_ticket(db, ticket_id: int):
+    return db.execute("select record from raw.zendesk_tickets where record_key = %s", (str(ticket_id),)).fetchone()[0]
+
+
+class ExportMissingDeletions(ZendeskApi):
+    """An account whose ticket export shows no deletion: only the deleted tickets list can tell."""
+
+    def handle(self, method, path, query, headers, body):
+        if path.startswith("/api/v2/incremental/"):
+            query = {**query, "exclude_deleted": ["true"]}
+        return super().handle(method, path, query, headers, body)
+
+
+def test_a_ticket_deleted_after_it_landed_is_landed_as_a_tombstone_by_the_next_run(db, sim, api):
+    # The seed deletes one ticket of this account, three days before its end.
+    [deleted] = [t for t in api.records("tickets") if t["status"] == "deleted"]
+    assert (deleted["id"], deleted["updated_at"]) == (10033, "2026-03-07T18:52:30Z")
+    before = datetime(2026, 3, 7, tzinfo=UTC)
+    api.as_of = before
+    run("tickets", before - DAY, before)
+    assert raw_ticket(db, 10033)["status"] == "solved"
+    api.as_of = END
+    sim.requests.clear()
+    result = run("tickets", before, END)
+    # Only the key and the deletion time are kept: the subject, the requester and the rest are gone.
+    assert raw_ticket(db, 10033) == {"id": 10033, "_deleted_at": "2026-03-07T18:52:30Z"}
+    assert (result.deleted, result.rejected) == (1, 0)
+    assert db.execute("select deleted, rejected from audit.load_batches where batch_id = %s",
+                      (result.batch_id,)).fetchone() == (1, 0)
+    # The deleted tickets list shows the same deletion: it is landed once, from the export.
+    [listed] = deleted_list_requests(sim)
+    assert listed.query == {"sort_by": ["deleted_at"], "sort_order": ["desc"], "page[size]": ["100"]}
+    assert "exclude_deleted" not in requests_of(sim, "tickets")[0].query
+    rerun = run("tickets", before, END)
+    assert (rerun.inserted, rerun.updated, rerun.deleted, rerun.rejected) == (0, 0, 0, 0)
+
+
+def test_exclude_deleted_true_leaves_deleted_tickets_out_of_both_exports_and_its_next_pages(api):
+    def export(path, **query):
+        return api.handle("GET", path, {k: [v] for k, v in query.items()}, basic_auth(), b"").body
+
+    tickets = api.records("tickets")
+    live = [t for t in tickets if t["status"] != "deleted"]
+    assert len(live) == len(tickets) - 1
+    for path in ("/api/v2/incremental/tickets/cursor.json", "/api/v2/incremental/tickets.json"):
+        assert export(path, start_time="1")["tickets"] == tickets
+        assert export(path, start_time="1", exclude_deleted="false")["tickets"] == tickets
+        assert export(path, start_time="1", exclude_deleted="true")["tickets"] == live
+    page = export("/api/v2/incremental/tickets/cursor.json", start_time="1", per_page="5", exclude_deleted="true")
+    assert page["after_url"].endswith("&per_page=5&exclude_deleted=true")
+
+
+def test_the_deleted_tickets_list_serves_the_last_30_days_sorted_as_asked_by_cursor_and_by_offset():
+    api = ZendeskApi(COMPANY, EMAIL, TOKEN, deleted_share=0.2)
+    auth = basic_auth()
+
+    def pages(**query):
+        """Every entry of the list, following next links (cursor) or page numbers (offset)."""
+        query = {k: [v] for k, v in query.items()}
+        entries = []
+        while True:
+            body = api.handle("GET", "/api/v2/deleted_tickets.json", query, auth, b"").body
+            entries += body["deleted_tickets"]
+            if "meta" in body and body["meta"]["has_more"]:
+                query = {**query, "page[after]": [body["meta"]["after_cursor"]]}
+            elif "next_page" in body and body["next_page"]:
+                query = {**query, "page": [str(int(first(query, "page", "1")) + 1)]}
+            else:
+                return entries
+
+    listed = api.deleted_tickets()
+    # A share of 20% deletes these eight of the account's 48 tickets, the first on 20 February.
+    assert [(e["id"], e["deleted_at"]) for e in listed][:2] == [(10008, "2026-02-20T19:30:16Z"),
+                                                                  (10011, "2026-02-24T21:53:07Z")]
+    assert len(listed) == 8
+    assert listed[0] == {"id": 10008, "subject": "Świetny produkt", "actor": {"id": 9100003, "name": "Claire Dubois"},
+                         "deleted_at": "2026-02-20T19:30:16Z", "previous_state": "closed"}
+    newest_first = sorted(listed, key=lambda e: e["deleted_at"], reverse=True)
+    assert pages(sort_by="deleted_at", sort_order="desc", **{"page[size]": "3"}) == newest_first
+    assert pages(sort_by="id", sort_order="desc", per_page="3") == listed[::-1]
+    assert pages(**{"page[size]": "100"}) == pages(per_page="2") == listed  # by id, ascending, by default
+    # Deletions older than 30 days are scrubbed: 20 days on, only those since 28 February are listed.
+    api.as_of = END + 20 * DAY
+    assert pages(per_page="100") == [e for e in listed if e["deleted_at"] >= "2026-02-28"]
+    refused = api.handle("GET", "/api/v2/deleted_tickets", {"sort_by": ["subject"]}, auth, b"")
+    assert (refused.status, refused.body["error"]) == (400, "InvalidValue")
+
+
+def test_the_deleted_tickets_list_allows_its_documented_10_requests_a_minute():
+    now = [1_800_000_000.0]
+    limited = ZendeskApi(COMPANY, EMAIL, TOKEN, deleted_tickets_per_minute=10, clock=lambda: now[0])
+    statuses = [limited.handle("GET", "/api/v2/deleted_tickets", {}, basic_auth(), b"").status for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    # Counted apart from the incremental exports.
+    assert limited.handle("GET", "/api/v2/incremental/users.json", {"start_time": ["1"]}, basic_auth(),
+                          b"").status == 200
+
+
+def test_the_deleted_tickets_list_catches_deletions_the_export_missed_newest_first_down_to_the_window(
+        db, monkeypatch):
+    api = ExportMissingDeletions(COMPANY, EMAIL, TOKEN, deleted_share=0.2)
+    monkeypatch.setattr(zendesk, "LIST_PAGE_SIZE", 2)
+    first_night = END - 2 * DAY
+    with serve(api, monkeypatch) as server:
+        api.as_of = first_night
+        first_run = run("tickets", first_night - DAY, first_night)
+        # No start on a first run: the whole list, seven deletions by then, two a page.
+        assert len(deleted_list_requests(server)) == 4
+        assert first_run.deleted == 7
+        server.requests.clear()
+        api.as_of = END
+        second_run = run("tickets", first_night, END)
+    # Newest first, 9 March's deletion and then one of 7 March, before the window: no further page.
+    [listed] = deleted_list_requests(server)
+    assert listed.query == {"sort_by": ["deleted_at"], "sort_order": ["desc"], "page[size]": ["2"]}
+    assert (second_run.deleted, second_run.rejected) == (1, 0)
+    assert raw_ticket(db, 10045) == {"id": 10045, "_deleted_at": "2026-03-09T16:12:51Z"}
+    assert db.execute("select count(*) from raw.zendesk_tickets where record ? '_deleted_at'").fetchone() == (8,)
