@@ -30,13 +30,13 @@ def print_summary(wh: warehouse.Warehouse) -> None:
         for name, rows in _table_counts(conn):
             print(f"  {name:<40} {rows:>9,}")
         batches = conn.execute(
-            """select source, stream, sum(fetched), sum(landed), sum(rejected)
+            """select source, stream, sum(fetched), sum(landed), sum(rejected), sum(deleted)
                from audit.load_batches group by 1, 2 order by 1, 2"""
         ).fetchall()
         if batches:
-            print("\nLanded per stream (all runs)          fetched    landed  rejected")
-            for source, stream, fetched, landed, rejected in batches:
-                print(f"  {source + '.' + stream:<34} {fetched:>9,} {landed:>9,} {rejected:>9,}")
+            print("\nLanded per stream (all runs)          fetched    landed  rejected   deleted")
+            for source, stream, fetched, landed, rejected, deleted in batches:
+                print(f"  {source + '.' + stream:<34} {fetched:>9,} {landed:>9,} {rejected:>9,} {deleted:>9,}")
         if _exists(conn, "audit", "validation_runs"):
             gate = conn.execute(
                 """select count(distinct suite), count(*), count(*) filter (where outcome = 'passed'),

@@ -1,8 +1,9 @@
 """Incremental nights cost what changed and end where a full refresh does, on every mart.
 
-Four nights on the hand-built shop of test_models: people merge and split, a key crosses the
+Five nights on the hand-built shop of test_models: people merge and split, a key crosses the
 shared-key cap, an old ticket reopens, an account wins a deal, the newest interaction moves
-past the 90-day line, a CRM owner changes, and a night brings nothing. After each night the
+past the 90-day line, a CRM owner changes, sources delete records and merge two contacts, and a
+night brings nothing. After each night the
 marts say what the change means; after the last, `dbt build --full-refresh` gives the same
 rows on every mart.
 """
@@ -15,6 +16,7 @@ from decimal import Decimal
 import pytest
 
 from ingest import warehouse
+from ingest.streams import tombstone
 from tests.shop import (
     MARTS,
     at,
@@ -127,7 +129,42 @@ def test_night_3_a_fifth_holder_unshares_a_line_and_the_90_day_line_moves(conn):
     assert alice_alerts and set(alice_alerts) == {("o3", False)}
 
 
-def test_night_4_without_changes_changes_nothing_and_a_full_refresh_agrees_on_every_mart(conn):
+def test_night_4_records_deleted_at_the_source_leave_every_mart_and_merged_contacts_are_one_customer(conn):
+    deleted = at(22, 9, month=6)
+    land("zendesk", "tickets", [tombstone({"id": 2}, deleted)])           # Alice's open email ticket
+    land("trustpilot", "reviews", [tombstone({"id": "v2"}, deleted)])     # 1 star, 03-01, English
+    # 03-06's only NPS answer by survey (in-store answers remain); every CES answer, all on 03-04.
+    land("typeform", "responses", [tombstone({"token": token}, deleted) for token in ("r13", "s1", "s2", "s3")])
+    # Dan's CRM contact is merged into Alice's: HubSpot lists it on the survivor and stops serving it.
+    merged = contact("1", " Alice@Example.com ", "+44 20 7946 0001", company="900", owner="o3")
+    merged["properties"]["hs_merged_object_ids"] = "3"
+    land("hubspot", "contacts", [{**merged, "updatedAt": "2026-06-22T11:00:00Z"}])
+    dbt("build")
+
+    assert conn.execute("select source, stream, record_key from staging.stg_cxloop__deleted_records "
+                        "order by 1, 3").fetchall() == [
+        ("trustpilot", "reviews", "v2"), ("typeform", "responses", "r13"), ("typeform", "responses", "s1"),
+        ("typeform", "responses", "s2"), ("typeform", "responses", "s3"), ("zendesk", "tickets", "2")]
+    assert conn.execute("select count(*) from staging.stg_zendesk__tickets where ticket_id = 2").fetchone() == (0,)
+    assert conn.execute("select touchpoint_id from marts.fct_touchpoints where touchpoint_id in "
+                        "('zendesk:support_ticket:2', 'zendesk:support_rating:2', 'trustpilot:review:v2', "
+                        "'typeform:nps_survey:r13')").fetchall() == []
+    # The deleted ticket was the email channel's only open one and one of 03-01's two.
+    email = conn.execute("select date, tickets_created, backlog_open from marts.kpi_support_daily "
+                         "where channel = 'email' order by date").fetchall()
+    assert email[0] == (date(2026, 3, 1), 1, 1) and email[-1][2] == 0
+    assert conn.execute("select language, reviews, stars_total from marts.kpi_reviews_daily "
+                        "where date = '2026-03-01' order by language").fetchall() == [("en", 1, 5), ("pl", 1, 4)]
+    assert conn.execute("select channel, responses from marts.kpi_nps_daily where date = '2026-03-06'"
+                        ).fetchall() == [("in_person", 3)]
+    # A day that lost every answer is gone, not left at its old count.
+    assert conn.execute("select count(*) from marts.kpi_ces_daily").fetchone() == (0,)
+    assert conn.execute("select count(*) from marts.kpi_csat_daily where date = '2026-03-04'").fetchone() == (0,)
+    alice = customer_of(conn, "hubspot", "1")
+    assert customer_of(conn, "hubspot", "3") == customer_of(conn, "zendesk", "72") == alice
+
+
+def test_night_5_without_changes_changes_nothing_and_a_full_refresh_agrees_on_every_mart(conn):
     before = snapshot(conn)
     dbt("build")
     assert snapshot(conn) == before

@@ -6,11 +6,13 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 
 from ingest import hubspot, runner, trustpilot, typeform, zendesk
 from ingest.connections import get_connection
 from ingest.http import RetryPolicy
-from ingest.streams import Source, Window, as_source
+from ingest.settings import DBT_PROJECT_DIR
+from ingest.streams import DELETED_AT, Source, Window, as_source, tombstone
 
 EXTRAS = {hubspot: {}, typeform: {"form_ids": ["f1"]},
           trustpilot: {"business_unit_id": "bu-1", "api_secret": "contract-secret-1234",
@@ -99,3 +101,11 @@ def test_asking_for_a_stream_the_source_does_not_have_is_an_error(wh, monkeypatc
     with pytest.raises(ValueError, match="^source hubspot has no stream tickets; streams: contacts, companies, deals, "
                                          "deal_pipelines, owners, line_items, products$"):
         runner.run_source("hubspot", Window(None, datetime(2026, 1, 1, tzinfo=UTC)), streams=["tickets"])
+
+
+def test_the_warehouse_reads_deletions_from_the_field_the_connectors_write_them_to():
+    """A tombstone's field is named once for Python (ingest.streams) and once for dbt (a var)."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["deleted_at_field"] == DELETED_AT
+    deleted_at = datetime(2026, 3, 5, 8, tzinfo=UTC)
+    assert tombstone({"id": 7}, deleted_at) == {"id": 7, DELETED_AT: "2026-03-05T08:00:00+00:00"}

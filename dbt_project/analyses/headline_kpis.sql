@@ -22,6 +22,7 @@ first_reply as (
     -- The median over all tickets: daily medians do not combine, so it is taken from the tickets.
     select percentile_cont(0.5) within group (order by first_reply_minutes) as minutes
     from {{ ref('int_support_tickets_enriched') }}
+    where not is_deleted
 ),
 
 stars as (

@@ -1,6 +1,6 @@
 {#- The customers a customer-level mart must recompute tonight: those whose records identity
-    resolution re-matched (under the id they have now and the id they had), those with new or
-    changed touchpoints or tickets, and those whose CRM account won or changed a deal. Since this
+    resolution re-matched (under the id they have now and the id they had), those with new,
+    changed or deleted touchpoints or tickets, and those whose CRM account won or changed a deal. Since this
     model's last successful build (macros/build_watermarks.sql). -#}
 {% macro affected_customers() -%}
     select customer_id from {{ ref('int_customers_resolved') }}
@@ -11,6 +11,11 @@
     union
     select customer_id from {{ ref('fct_touchpoints') }}
     where {{ changed_since_last_build() }}
+    union
+    select resolved.customer_id
+    from ({{ touchpoints_deleted_since_last_build('identity_source, identity_id') }}) as deleted
+    inner join {{ ref('int_customers_resolved') }} as resolved
+        on resolved.source = deleted.identity_source and resolved.source_id = deleted.identity_id
     union
     select customer_id from {{ ref('int_support_tickets_enriched') }}
     where {{ changed_since_last_build() }} and customer_id is not null
@@ -34,10 +39,18 @@
 {%- endmacro %}
 
 {#- Pre-hook of a customer-level mart: its rows of the customers rebuilt tonight go first, so
-    the model appends them afresh and a customer merged away leaves no row behind. -#}
+    the model appends them afresh and a customer merged away, or deleted at every source, leaves
+    no row behind. -#}
 {% macro delete_affected_customers(affected_sql=none) -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} where customer_id in ({{ affected_sql or affected_customers() }})
+    delete from {{ this }} where customer_id in ({{ affected_sql or affected_customers() }});
+    -- A customer whose every record its sources deleted is no longer resolved at all. Checked only
+    -- on a night with deletions: the guard is evaluated once, before any row is read.
+    delete from {{ this }} as mart
+    where exists ({{ touchpoints_deleted_since_last_build('1') }})
+        and not exists (
+            select from {{ ref('int_customers_resolved') }} as resolved where resolved.customer_id = mart.customer_id
+        )
     {%- else -%}
     select 1
     {%- endif -%}
@@ -72,8 +85,9 @@
 {%- endmacro %}
 
 {#- The rows of `relation` that belong to the customers a customer-level mart rebuilds tonight
-    (its CTE `affected`); all of them on a full build. -#}
-{% macro of_affected_customers(relation) -%}
+    (its CTE `affected`); all of them on a full build. `where`: the rows the mart reads at all. -#}
+{% macro of_affected_customers(relation, where='true') -%}
     select * from {{ relation }}
-    {%- if is_incremental() %} where customer_id in (select customer_id from affected){% endif %}
+    where {{ where }}
+    {%- if is_incremental() %} and customer_id in (select customer_id from affected){% endif %}
 {%- endmacro %}

@@ -1,5 +1,12 @@
-{#- Incremental: the records identity resolution re-matched since this mart's last build. -#}
-{{ config(materialized='incremental', unique_key=['source', 'source_id'], indexes=[{'columns': ['customer_id']}]) }}
+{#- Incremental: the records identity resolution re-matched since this mart's last build; a record
+    whose sources deleted it goes. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source', 'source_id'],
+    pre_hook="{{ drop_removed_identity_records(ref('int_customers_resolved')) }}",
+    indexes=[{'columns': ['customer_id']}]
+) }}
+-- depends_on: {{ ref('int_touchpoints_unioned') }}
 
 select
     customer_id::text   as customer_id,

@@ -14,6 +14,7 @@
 -- The changed-customer filter (macros/affected_customers.sql) reads these too.
 -- depends_on: {{ ref('int_customers_resolved') }}
 -- depends_on: {{ ref('fct_touchpoints') }}
+-- depends_on: {{ ref('int_touchpoints_unioned') }}
 -- depends_on: {{ ref('int_support_tickets_enriched') }}
 -- depends_on: {{ ref('stg_hubspot__contacts') }}
 -- depends_on: {{ ref('stg_hubspot__deals') }}
@@ -42,7 +43,7 @@ records as (
 ),
 
 tickets as (
-    {{ of_affected_customers(ref('int_support_tickets_enriched')) }}
+    {{ of_affected_customers(ref('int_support_tickets_enriched'), where='not is_deleted') }}
 ),
 
 deals as (

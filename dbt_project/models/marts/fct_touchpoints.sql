@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     unique_key='touchpoint_id',
+    pre_hook="{{ drop_deleted_touchpoints() }}",
     meta={'tested_rows_since': 'loaded_at'},
     on_schema_change='append_new_columns',
     indexes=[
@@ -21,10 +22,11 @@ customers as (
 touchpoints as (
 
     select * from {{ ref('int_touchpoints_unioned') }}
+    where not is_deleted
     {% if is_incremental() %}
     -- One semi-join on a union of keys, not `changed or (...) in (...)`: under an OR the planner
     -- cannot turn the IN into a join and re-scans it for every touchpoint.
-    where touchpoint_id in (
+    and touchpoint_id in (
         select touchpoint_id from {{ ref('int_touchpoints_unioned') }}
         where {{ changed_since_last_build() }}
         union

@@ -1,4 +1,5 @@
-{{ daily_kpi_config() }}
+{%- set types = "'ces_survey'" -%}
+{{ daily_kpi_config(types) }}
 
 with
 
@@ -11,7 +12,7 @@ answers as (
         -- 7 is "very easy": low effort is the scale's positive band (score_scales seed).
         touchpoints.sentiment = 'positive'                  as is_low_effort
     from {{ ref('fct_touchpoints') }} as touchpoints
-    {{ on_touched_days("'ces_survey'") }}
+    {{ on_touched_days(types) }}
     where touchpoints.touchpoint_type = 'ces_survey'
 
 ),

@@ -1,4 +1,5 @@
-{{ daily_kpi_config() }}
+{%- set types = "'csat_survey', 'support_rating'" -%}
+{{ daily_kpi_config(types) }}
 
 with
 
@@ -11,7 +12,7 @@ ratings as (
         -- Top two boxes of 1–5; for Zendesk's good/bad, good (score_scales seed).
         touchpoints.sentiment = 'positive'                  as is_satisfied
     from {{ ref('fct_touchpoints') }} as touchpoints
-    {{ on_touched_days("'csat_survey', 'support_rating'") }}
+    {{ on_touched_days(types) }}
     where touchpoints.touchpoint_type in ('csat_survey', 'support_rating')
 
 ),

@@ -1,4 +1,5 @@
-{{ daily_kpi_config() }}
+{%- set types = "'nps_survey'" -%}
+{{ daily_kpi_config(types) }}
 
 with
 
@@ -9,7 +10,7 @@ nps_answers as (
         touchpoints.channel,
         {{ nps_category('touchpoints.sentiment') }}         as nps_category
     from {{ ref('fct_touchpoints') }} as touchpoints
-    {{ on_touched_days("'nps_survey'") }}
+    {{ on_touched_days(types) }}
     where touchpoints.touchpoint_type = 'nps_survey'
 
 ),

@@ -1,4 +1,5 @@
-{{ daily_kpi_config() }}
+{%- set types = "'review'" -%}
+{{ daily_kpi_config(types) }}
 
 with
 
@@ -12,7 +13,7 @@ reviews as (
         -- 1–2 stars: the 1-5 scale's negative band (score_scales seed).
         touchpoints.sentiment = 'negative'                  as is_negative
     from {{ ref('fct_touchpoints') }} as touchpoints
-    {{ on_touched_days("'review'") }}
+    {{ on_touched_days(types) }}
     where touchpoints.touchpoint_type = 'review'
 
 ),

@@ -8,13 +8,15 @@ with
 
 tickets as (
     select * from {{ ref('int_support_tickets_enriched') }}
+    where not is_deleted
 ),
 
 {% if is_incremental() %}
 
+-- A deleted ticket too: the days it was created and solved on lose it.
 changed as (
     select created_at, solved_at, previous_solved_at
-    from tickets
+    from {{ ref('int_support_tickets_enriched') }}
     where {{ changed_since_last_build() }}
 ),
 

@@ -8,6 +8,7 @@ with last_day as (
 unsolved as (
     select channel, count(*) filter (where solved_at is null) as unsolved
     from {{ ref('int_support_tickets_enriched') }}
+    where not is_deleted
     group by channel
 )
 

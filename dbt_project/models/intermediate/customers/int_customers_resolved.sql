@@ -36,6 +36,7 @@
     unique_key=['source', 'source_id'],
     meta={'tested_rows_since': 'resolved_at'},
     pre_hook="set local work_mem = '1MB'",
+    post_hook="{{ drop_removed_identity_records(ref('int_identity_records_unioned')) }}",
     indexes=[
         {'columns': ['source', 'source_id'], 'unique': true},
         {'columns': ['customer_id']},
@@ -46,6 +47,7 @@
         {'columns': ['resolved_at']},
     ]
 ) }}
+-- depends_on: {{ ref('int_touchpoints_unioned') }}
 
 {%- set max_holders = var('identity_key_max_records') %}
 
@@ -91,6 +93,14 @@ changed as (
     full join (select source, source_id, overrides from {{ this }} where overrides is not null) as before
         using (source, source_id)
     where now_.overrides is distinct from before.overrides
+    union
+    -- A record its sources deleted: its group is matched again without it (the post-hook drops its row).
+    select previous.source, previous.source_id
+    from {{ this }} as previous
+    inner join ({{ identities_of_deleted_touchpoints() }}) as candidates using (source, source_id)
+    where not exists (
+        select from records where records.source = previous.source and records.source_id = previous.source_id
+    )
 ),
 
 touched_keys as (

@@ -8,6 +8,7 @@
     newest landing among them, which is how identity resolution finds what to re-match. -#}
 {{ config(
     unique_key=['source', 'source_id'],
+    post_hook="{{ drop_orphaned_identity_records() }}",
     indexes=[
         {'columns': ['source', 'source_id'], 'unique': true},
         {'columns': ['email']},
@@ -34,13 +35,27 @@ contacts as (
         union
         select contact_id from {{ ref('stg_hubspot__contacts') }}
         where company_id in (select company_id from {{ ref('stg_hubspot__companies') }} where {{ changed }})
+        union
+        select merged_contact_id from {{ ref('stg_hubspot__contact_merges') }} where {{ changed }}
     )
     {% endif %}
 ),
 
+-- A merged-away contact's id stands for its survivor wherever it is the CRM link.
+survivors as (
+    select merged_contact_id, surviving_contact_id, loaded_at from {{ ref('stg_hubspot__contact_merges') }}
+),
+
 users as (
     select * from {{ ref('stg_zendesk__users') }}
-    {% if is_incremental() %} where {{ changed }} {% endif %}
+    {% if is_incremental() %}
+    where user_id in (
+        select user_id from {{ ref('stg_zendesk__users') }} where {{ changed }}
+        union
+        select user_id from {{ ref('stg_zendesk__users') }}
+        where external_id in (select merged_contact_id from {{ ref('stg_hubspot__contact_merges') }} where {{ changed }})
+    )
+    {% endif %}
 ),
 
 reviews as (
@@ -63,8 +78,11 @@ file_records as (
 
 touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
+    where not is_deleted
     {% if is_incremental() %}
-    where (identity_source, identity_id) in (
+    -- Changed or deleted: a person whose profile was deleted but not all their touchpoints is
+    -- rebuilt as a bare record.
+    and (identity_source, identity_id) in (
         select identity_source, identity_id from {{ ref('int_touchpoints_unioned') }} where {{ changed }}
     )
     {% endif %}
@@ -93,23 +111,27 @@ profiles as (
         contacts.email,
         contacts.phone_e164,
         -- The CRM id is the link other tools carry (a Zendesk user's external_id).
-        contacts.contact_id                         as crm_contact_id,
+        coalesce(contact_merges.surviving_contact_id, contacts.contact_id) as crm_contact_id,
         nullif(concat_ws(' ', contacts.first_name, contacts.last_name), '') as full_name,
         companies.company_name,
         contacts.country,
         contacts.owner_id,
         contacts.created_at                         as first_seen_at,
         1                                           as source_rank,
-        greatest(contacts.loaded_at, companies.loaded_at) as loaded_at
+        -- A merge stamps the merged-away record too, so identity resolution matches it again.
+        greatest(contacts.loaded_at, companies.loaded_at, contact_merges.loaded_at) as loaded_at
     from contacts
     left join companies on companies.company_id = contacts.company_id
+    left join survivors as contact_merges on contact_merges.merged_contact_id = contacts.contact_id
 
     union all
 
     select
-        'zendesk', user_id::text, email, phone_e164, external_id, full_name,
-        null, null, null, created_at, 2, loaded_at
+        'zendesk', users.user_id::text, users.email, users.phone_e164,
+        coalesce(user_merges.surviving_contact_id, users.external_id), users.full_name,
+        null, null, null, users.created_at, 2, greatest(users.loaded_at, user_merges.loaded_at)
     from users
+    left join survivors as user_merges on user_merges.merged_contact_id = users.external_id
 
     union all
 
@@ -155,22 +177,7 @@ referenced_only as (
         )                                           as loaded_at
     from touchpoints
     -- Every profile counts here, changed tonight or not: a bare record is only for those missing.
-    where not exists (
-            select from {{ ref('stg_hubspot__contacts') }} as c
-            where touchpoints.identity_source = 'hubspot' and c.contact_id = touchpoints.identity_id)
-        and not exists (
-            select from {{ ref('stg_zendesk__users') }} as u
-            where touchpoints.identity_source = 'zendesk'
-              and u.user_id = case when touchpoints.identity_id ~ '^\d{1,18}$' then touchpoints.identity_id::bigint end)
-        and not exists (
-            select from {{ ref('stg_trustpilot__reviews') }} as r
-            where touchpoints.identity_source = 'trustpilot' and r.consumer_id = touchpoints.identity_id)
-        and not exists (
-            select from {{ ref('stg_typeform__responses') }} as t
-            where touchpoints.identity_source = 'typeform' and t.response_id = touchpoints.identity_id)
-        and not exists (
-            select from {{ ref('stg_files__records') }} as f
-            where touchpoints.identity_source = 'files' and f.record_id = touchpoints.identity_id)
+    where {{ lacks_profile('touchpoints.identity_source', 'touchpoints.identity_id') }}
     order by touchpoints.identity_source, touchpoints.identity_id
 
 )

@@ -2,7 +2,11 @@
 
     Incremental on ticket_id: a night rebuilds the tickets whose row or metrics changed, or whose
     requester identity resolution re-matched. `previous_solved_at` keeps the solve time the
-    ticket had before, so kpi_support_daily knows which day lost a solve when a ticket reopens. -#}
+    ticket had before, so kpi_support_daily knows which day lost a solve when a ticket reopens.
+
+    A ticket deleted in Zendesk (stg_cxloop__deleted_records) stays with `is_deleted` and the
+    deletion's `loaded_at`, so kpi_support_daily re-counts the days it was created and solved
+    on; every other reader takes `not is_deleted`. -#}
 {{ config(
     unique_key='ticket_id',
     indexes=[
@@ -13,6 +17,7 @@
         {'columns': ['loaded_at']},
     ]
 ) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
 
@@ -61,6 +66,7 @@ enriched as (
         coalesce(metrics.replies, 0)                            as replies,
         coalesce(metrics.reopens, 0)                            as reopens,
         metrics.latest_comment_added_at,
+        false                                                   as is_deleted,
         greatest(tickets.loaded_at, metrics.loaded_at)          as loaded_at
     from tickets
     left join metrics on metrics.ticket_id = tickets.ticket_id
@@ -81,4 +87,18 @@ select
 from enriched
 {% if is_incremental() %}
 left join {{ this }} as previous using (ticket_id)  -- noqa: AL05
+
+union all
+
+select
+    previous.ticket_id, previous.customer_id, previous.status, previous.is_open, previous.channel,
+    previous.created_at, previous.solved_at, previous.first_reply_minutes, previous.full_resolution_minutes,
+    previous.replies, previous.reopens, previous.latest_comment_added_at,
+    true as is_deleted, deletions.loaded_at, previous.previous_solved_at
+from {{ this }} as previous
+inner join {{ ref('stg_cxloop__deleted_records') }} as deletions
+    on deletions.source = 'zendesk' and deletions.stream = 'tickets' and deletions.record_key = previous.ticket_id::text
+where {{ changed_since_last_build('deletions.loaded_at') }}
+    and not previous.is_deleted
+    and previous.ticket_id not in (select ticket_id from enriched)
 {% endif %}

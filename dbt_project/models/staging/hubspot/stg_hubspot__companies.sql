@@ -1,11 +1,12 @@
-{{ config(unique_key='company_id', indexes=[{'columns': ['company_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='company_id', pre_hook="{{ drop_deleted('hubspot', 'companies', 'company_id') }}", indexes=[{'columns': ['company_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
 
 source as (
 
     select * from {{ source('hubspot', 'hubspot_companies') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

@@ -1,11 +1,12 @@
-{{ config(unique_key='contact_id', indexes=[{'columns': ['contact_id'], 'unique': true}, {'columns': ['company_id']}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='contact_id', pre_hook="{{ drop_deleted('hubspot', 'contacts', 'contact_id') }}", indexes=[{'columns': ['contact_id'], 'unique': true}, {'columns': ['company_id']}, {'columns': ['loaded_at']}]) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
 
 source as (
 
     select * from {{ source('hubspot', 'hubspot_contacts') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

@@ -12,7 +12,7 @@ with
 source as (
 
     select * from {{ source('hubspot', 'hubspot_deal_pipelines') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

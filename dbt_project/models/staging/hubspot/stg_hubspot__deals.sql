@@ -3,19 +3,20 @@
     since the last build and every deal of a pipeline whose stages changed, and stamps a deal
     with the later of its own and its stage's landing, so the marts that follow deals by
     loaded_at see an outcome that moved with its stage. -#}
-{{ config(unique_key='deal_id', indexes=[{'columns': ['deal_id'], 'unique': true}, {'columns': ['contact_id']}, {'columns': ['company_id']}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='deal_id', pre_hook="{{ drop_deleted('hubspot', 'deals', 'deal_id') }}", indexes=[{'columns': ['deal_id'], 'unique': true}, {'columns': ['contact_id']}, {'columns': ['company_id']}, {'columns': ['loaded_at']}]) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
 
 source as (
 
     select * from {{ source('hubspot', 'hubspot_deals') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
     {% if is_incremental() %}
     union all
     select * from {{ source('hubspot', 'hubspot_deals') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
         and not {{ changed_since_last_build('_loaded_at') }}
         and record -> 'properties' ->> 'pipeline' in (
             select pipeline_id from {{ ref('stg_hubspot__deal_stages') }} where {{ changed_since_last_build() }}

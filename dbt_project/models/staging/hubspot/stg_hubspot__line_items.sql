@@ -5,7 +5,7 @@ with
 source as (
 
     select * from {{ source('hubspot', 'hubspot_line_items') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

@@ -1,11 +1,12 @@
-{{ config(unique_key='review_id', indexes=[{'columns': ['review_id'], 'unique': true}, {'columns': ['consumer_id']}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='review_id', pre_hook="{{ drop_deleted('trustpilot', 'reviews', 'review_id') }}", indexes=[{'columns': ['review_id'], 'unique': true}, {'columns': ['consumer_id']}, {'columns': ['loaded_at']}]) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
 
 source as (
 
     select * from {{ source('trustpilot', 'trustpilot_reviews') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

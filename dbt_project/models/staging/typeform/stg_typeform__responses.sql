@@ -1,4 +1,5 @@
-{{ config(unique_key='response_id', indexes=[{'columns': ['response_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='response_id', pre_hook="{{ drop_deleted('typeform', 'responses', 'response_id') }}", indexes=[{'columns': ['response_id'], 'unique': true}, {'columns': ['loaded_at']}]) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 {#- Responses landed before the type was recorded were all completed ones. -#}
 {%- set response_type = "coalesce(record ->> 'response_type', 'completed')" %}
 {%- set is_completed = response_type ~ " = 'completed'" %}
@@ -8,7 +9,7 @@ with
 source as (
 
     select * from {{ source('typeform', 'typeform_responses') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

@@ -5,7 +5,7 @@ with
 source as (
 
     select * from {{ source('zendesk', 'zendesk_satisfaction_ratings') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

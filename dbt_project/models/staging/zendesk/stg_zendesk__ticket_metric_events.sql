@@ -5,7 +5,7 @@ with
 source as (
 
     select * from {{ source('zendesk', 'zendesk_ticket_metric_events') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),

@@ -1,11 +1,12 @@
-{{ config(unique_key='ticket_id', indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='ticket_id', pre_hook="{{ drop_deleted('zendesk', 'tickets', 'ticket_id') }}", indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
+-- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
 
 source as (
 
     select * from {{ source('zendesk', 'zendesk_tickets') }}
-    where {{ not_quarantined() }}
+    where {{ not_quarantined() }} and {{ not_deleted() }}
     {{ incremental_since() }}
 
 ),
