@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from ingest import catalogue
+from ingest.streams import DELETED_AT
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The two-key form keeps this lock apart from the runner's one-key per-stream locks.
@@ -46,7 +47,11 @@ create table if not exists raw.{table} (
     _batch_id         uuid        not null,
     _loaded_at        timestamptz not null default now()
 );
-create index if not exists {index} on raw.{table} (_batch_id)
+create index if not exists {index} on raw.{table} (_batch_id);
+-- The warehouse reads a night's tombstones (records deleted at the source) without scanning the
+-- table: a partial index holds them alone. Its predicate is the one dbt's deletion ledger filters on.
+create index if not exists {deleted_index} on raw.{table} (_loaded_at)
+    where (record ->> '{deleted_at}') is not null
 """
 
 
@@ -92,7 +97,9 @@ def _missing_raw_tables(conn: psycopg.Connection, tables: list[str]) -> int:
 
 
 def _create_raw_table(conn: psycopg.Connection, table: str) -> None:
-    conn.execute(sql.SQL(RAW_TABLE).format(table=sql.Identifier(table), index=sql.Identifier(f"{table}__batch")))
+    conn.execute(sql.SQL(RAW_TABLE).format(table=sql.Identifier(table), index=sql.Identifier(f"{table}__batch"),
+                                           deleted_index=sql.Identifier(f"{table}__deleted"),
+                                           deleted_at=sql.SQL(DELETED_AT)))
 
 
 def migrate(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR,

@@ -7,11 +7,12 @@
 
 {#- Pre-hook of a staging model of a deletable stream: the rows of records deleted since its last
     build go; its source CTE (not_deleted) brings none back. The model names the ledger in a
-    `depends_on` comment so that the ledger is built first. -#}
-{% macro drop_deleted(source_name, stream, key_column) -%}
+    `depends_on` comment so that the ledger is built first. `key_type`: the key column's type. -#}
+{% macro drop_deleted(source_name, stream, key_column, key_type='text') -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ key_column }}::text in (
-        {{ deleted_since_last_build(source_name, stream) }}
+    {#- The raw key cast to the column's type, not the column to text: its index then serves. #}
+    delete from {{ this }} where {{ key_column }} in (
+        select record_key::{{ key_type }} from ({{ deleted_since_last_build(source_name, stream) }}) as deleted
     )
     {%- else -%}
     select 1

@@ -1,4 +1,4 @@
-{{ config(unique_key='ticket_id', pre_hook="{{ drop_deleted('zendesk', 'tickets', 'ticket_id') }}", indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='ticket_id', pre_hook="{{ drop_deleted('zendesk', 'tickets', 'ticket_id', 'bigint') }}", indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
 -- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
