@@ -1,17 +1,27 @@
-"""cxloop_nightly end to end: `airflow dags test` against the simulators and the embedded warehouse."""
+"""cxloop_nightly end to end: `airflow dags test` against the simulators and the embedded warehouse.
+
+A run costs about a minute whatever the data's size (Airflow, Great Expectations and dbt start-up),
+so the two nightly runs that the rerun test and the backfill test both start from are run once per
+module (`two_nights`) and the warehouse they leave is kept as a template database: each of those
+tests starts from a copy of it and may change it freely. The runs that prove one property each
+are kept to one: a single rerun, of the older night (behind the cursor); a backfill of two days,
+one new run and one taking over a manual run.
+"""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from ingest import embedded_postgres
+from ingest import embedded_postgres, warehouse
 from scripts import airflow_cli
 from simulators import launch
 from simulators.company import NPS_FORM, Company
@@ -85,27 +95,97 @@ def airflow(warehouse_session, simulators, tmp_path_factory):
     return run
 
 
-def test_two_nightly_runs_build_the_exact_nps_then_reruns_change_nothing(wh, db, airflow):
-    # A manual run covers the last complete interval before its logical date: [03-08 02:00, 03-09 02:00).
-    airflow("2026-03-09T02:00:00+00:00")
+@dataclass(frozen=True)
+class Night:
+    """What the warehouse held right after one nightly run."""
+
+    nps: dict[date, tuple[int, int, int, int, Decimal]]
+    typeform_cursor: datetime
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class TwoNights:
+    first: Night
+    second: Night
+
+
+TWO_NIGHTS_TEMPLATE = "cxloop_after_two_nights"
+
+
+def _server(wh: warehouse.Warehouse) -> psycopg.Connection:
+    """A connection to the warehouse's server, not to its database, which it may drop or copy."""
+    return psycopg.connect(host=wh.host, port=wh.port, user=wh.user, password=wh.password or None,
+                           dbname="postgres", autocommit=True)
+
+
+def _recreate_warehouse(wh: warehouse.Warehouse, template: str = "template1") -> None:
+    """Drop the warehouse's database and create it again as a copy of `template`."""
+    with _server(wh) as admin:
+        admin.execute(f'drop database if exists "{wh.dbname}" with (force)')
+        admin.execute(f'create database "{wh.dbname}" template "{template}"')
+
+
+def _observe(db) -> Night:
+    (cursor,) = db.execute("select watermark from raw._state "
+                           "where source = 'typeform' and stream = 'responses'").fetchone()
+    return Night(mart(db), cursor, row_counts(db))
+
+
+@pytest.fixture(scope="module")
+def two_nights(warehouse_session, airflow):
+    """Two manual runs on an empty warehouse, as `make demo` makes them: 03-09, then 03-10.
+
+    The first reads everything before 03-09 02:00, the second [03-09 02:00, 03-10 02:00). The
+    warehouse they leave is saved as a template database, restored by `after_two_nights`.
+    """
+    wh = warehouse_session
+    _recreate_warehouse(wh)
+    nights = []
+    for logical_date in ("2026-03-09T02:00:00+00:00", "2026-03-10T02:00:00+00:00"):
+        airflow(logical_date)
+        with warehouse.connect(wh, autocommit=True) as db:
+            nights.append(_observe(db))
+    with _server(wh) as admin:
+        # A template must have no other session: nothing of the runs above is still connected.
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", [wh.dbname])
+        admin.execute(f'drop database if exists "{TWO_NIGHTS_TEMPLATE}"')
+        admin.execute(f'create database "{TWO_NIGHTS_TEMPLATE}" template "{wh.dbname}"')
+    yield TwoNights(*nights)
+    with _server(wh) as admin:
+        admin.execute(f'drop database if exists "{TWO_NIGHTS_TEMPLATE}"')
+
+
+@pytest.fixture
+def after_two_nights(two_nights, wh) -> TwoNights:
+    """The warehouse as the two nightly runs left it (a fresh copy); request it before `db`."""
+    _recreate_warehouse(wh, TWO_NIGHTS_TEMPLATE)
+    return two_nights
+
+
+def test_two_nightly_runs_build_the_exact_nps_then_a_rerun_behind_the_cursor_changes_nothing(
+        after_two_nights, db, airflow):
+    # A manual run covers the last complete interval before its logical date: the first night
+    # (logical date 03-09) reads everything before 03-09 02:00, the second up to 03-10 02:00.
     first_cut = datetime(2026, 3, 9, 2, tzinfo=UTC)
-    assert mart(db) == expected_nps_by_day(first_cut)
-    (watermark,) = db.execute("select watermark from raw._state where source = 'typeform'").fetchone()
-    assert watermark == first_cut
-    after_day_one = row_counts(db)
-    assert all(after_day_one.values()), after_day_one  # every source landed, every mart has rows
+    first, second = after_two_nights.first, after_two_nights.second
+    assert first.nps == expected_nps_by_day(first_cut)
+    assert first.typeform_cursor == first_cut
+    assert all(first.counts.values()), first.counts  # every source landed, every mart has rows
 
-    airflow("2026-03-10T02:00:00+00:00")
     everything = expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
-    assert mart(db) == everything
+    assert second.nps == everything
     assert len(everything) > 30
-    after_day_two = row_counts(db)
-    assert after_day_two["raw.typeform_responses"] > after_day_one["raw.typeform_responses"]
+    assert second.typeform_cursor == datetime(2026, 3, 10, 2, tzinfo=UTC)
+    assert second.counts["raw.typeform_responses"] > first.counts["raw.typeform_responses"]
+    assert row_counts(db) == second.counts  # the warehouse as the second night left it
+    cursors = db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall()
 
-    for rerun in ("2026-03-10T02:00:00+00:00", "2026-03-09T02:00:00+00:00"):
-        airflow(rerun)
-        assert row_counts(db) == after_day_two, rerun
-        assert mart(db) == everything
+    # Rerunning the first night re-reads [03-08 02:00, 03-09 02:00), which both nights have landed.
+    airflow("2026-03-09T02:00:00+00:00")
+    assert row_counts(db) == second.counts
+    assert mart(db) == everything
+    assert db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall() == cursors
     assert db.execute("select count(*) from audit.pipeline_failures").fetchone() == (0,)
 
 
@@ -150,39 +230,37 @@ def test_the_warehouse_connection_sends_the_whole_run_to_another_postgres(wh, db
 
 
 def test_an_airflow_backfill_behind_the_cursor_runs_under_the_scheduler_and_changes_nothing(
-        wh, db, airflow, simulators, tmp_path):
+        after_two_nights, db, airflow, simulators):
     import os
     import subprocess
     import sys
 
-    # Two manual runs, as `make demo` makes them: together they read everything up to 03-09 02:00.
-    airflow("2026-03-08T02:00:00+00:00")
-    airflow("2026-03-09T02:00:00+00:00")
+    # The two nightly runs (03-09, 03-10) have read everything up to 03-10 02:00.
     cursors = db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall()
     before = row_counts(db)
     (nightly_batches, nightly_done) = db.execute("select count(*), max(loaded_at) from audit.load_batches").fetchone()
 
-    # `make backfill` for two days already read: a real scheduler runs them. 03-08 has the
-    # manual run above, which the backfill takes over (cleared, same run_id).
+    # `make backfill` for two days already read: a real scheduler runs them. 03-09 has the
+    # manual run of the second night, which the backfill takes over (cleared, same run_id).
     env = {**os.environ, **airflow.env, "CXLOOP_TASK_RETRIES": "0"}
     proc = subprocess.run([sys.executable, str(airflow_cli.REPO_ROOT / "scripts" / "backfill.py"),
-                           "2026-03-07", "2026-03-08", "--port", str(embedded_postgres.free_port()),
+                           "2026-03-08", "2026-03-09", "--port", str(embedded_postgres.free_port()),
                            "--timeout-minutes", "10"],
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "backfill 2026-03-07..2026-03-08: 2/2 runs done" in proc.stdout
+    assert "backfill 2026-03-08..2026-03-09: 2/2 runs done" in proc.stdout
 
     runs = airflow_cli.latest_runs(airflow.env)
     backfilled = {d[:10]: (r["run_id"].split("__")[0], r["state"])
-                  for d, r in runs.items() if d[:10] in ("2026-03-07", "2026-03-08")}
-    assert backfilled == {"2026-03-07": ("backfill", "success"), "2026-03-08": ("manual", "success")}
+                  for d, r in runs.items() if d[:10] in ("2026-03-08", "2026-03-09")}
+    assert backfilled == {"2026-03-08": ("backfill", "success"), "2026-03-09": ("manual", "success")}
     # Each backfill run read exactly the day it stands for, and no cursor went back.
     windows = db.execute("""select window_start, window_end from audit.load_batches
                             where source = 'typeform' and loaded_at > %s""", [nightly_done]).fetchall()
-    assert sorted(windows) == [(datetime(2026, 3, 7, 2, tzinfo=UTC), datetime(2026, 3, 8, 2, tzinfo=UTC)),
-                               (datetime(2026, 3, 8, 2, tzinfo=UTC), datetime(2026, 3, 9, 2, tzinfo=UTC))]
+    assert sorted(windows) == [(datetime(2026, 3, 8, 2, tzinfo=UTC), datetime(2026, 3, 9, 2, tzinfo=UTC)),
+                               (datetime(2026, 3, 9, 2, tzinfo=UTC), datetime(2026, 3, 10, 2, tzinfo=UTC))]
     # One batch per configured stream per run, like the nightly runs'.
     assert db.execute("select count(*) from audit.load_batches").fetchone() == (2 * nightly_batches,)
     assert db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall() == cursors
     assert row_counts(db) == before
-    assert mart(db) == expected_nps_by_day(datetime(2026, 3, 9, 2, tzinfo=UTC))
+    assert mart(db) == expected_nps_by_day(datetime(2026, 3, 10, 2, tzinfo=UTC))
