@@ -17,7 +17,7 @@ from ingest.catalogue import SOURCE_STREAMS, pool
 # The marts BI tools read: published as Assets so downstream DAGs run on fresh data, not a clock.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts", "identity_quality", "customer_id_history", "customer_wallet"]
+         "cx_alerts", "identity_quality", "customer_id_history", "customer_wallet", "fct_verbatims"]
 MART_ASSETS = [Asset(name=f"marts.{mart}", uri=f"cxloop://warehouse/marts/{mart}", group="cxloop_marts")
                for mart in MARTS]
 SCHEDULE = os.environ.get("CXLOOP_SCHEDULE", "0 2 * * *")
@@ -37,10 +37,13 @@ interval and the stream's saved cursor; each source's API calls share the pool
 `cxloop_<source>`), then **validate** runs the stream's Great Expectations suite on that batch
 and quarantines it when a critical expectation fails.
 
-**dbt_build** then runs one `dbt build` (models and their tests) over the whole project, even
-when some sources failed (`all_done`): a failed or quarantined source's staging keeps what it
-had (its raw rows are unchanged or excluded), so the other sources' data still reaches the
-marts. One build rather than a task per model: dbt's start-up (~4 s) is paid once, not 25 times.
+**dbt_build_intermediate** then runs `dbt build` (models and their tests) over the staging and
+intermediate models, even when some sources failed (`all_done`): a failed or quarantined
+source's staging keeps what it had (its raw rows are unchanged or excluded), so the other
+sources' data still reaches the marts. **analyse_verbatims** gives every verbatim not analysed
+yet its language, sentiment and topics (`enrichment/`), and **dbt_build** builds the rest of the
+project, the marts, on top of both; it runs only when neither failed. Two builds rather than a
+task per model: dbt's start-up (~4 s) is paid twice, not 30 times.
 **validate_marts** runs the mart suites; **data_docs** renders the gate's results as Data Docs;
 **publish** emits the `marts.*` Assets so downstream DAGs start on fresh marts. **watcher**
 fails the run when anything failed; every failed task is recorded in `audit.pipeline_failures`.
@@ -134,15 +137,44 @@ def validate(batch: dict | None) -> dict | None:
     return gate.validate_batch(batch["batch_id"]).summary()
 
 
+# What the enrichment step reads: the staging and intermediate models and everything they need
+# (seeds, sources), with the tests of those alone; the second build is the rest of the project,
+# with every test that reaches into it (a relationship from a staging model to a mart's
+# parent, a reconciliation across both). Together they run every model and test once.
+BUILD_BEFORE_ENRICHMENT = ["build", "--select", "+intermediate", "--indirect-selection", "cautious"]
+BUILD_AFTER_ENRICHMENT = ["build", "--exclude", "+intermediate", "--indirect-selection", "buildable"]
+
+
 # One build at a time across runs (pool cxloop_dbt has one slot): every build replaces the same
-# tables, and a backfill runs several days at once.
+# tables, and a backfill runs several days at once. The enrichment step shares the slot: two runs
+# analysing the same new texts at once would both write them.
 @task(trigger_rule="all_done", pool="cxloop_dbt")
-def dbt_build() -> None:
-    """`dbt build` (run + test) over the whole project, against the resolved warehouse."""
+def dbt_build_intermediate() -> None:
+    """`dbt build` (run + test) of the staging and intermediate models, against the resolved warehouse."""
     from ingest import runner, warehouse
 
     runner.prepare_warehouse()
-    warehouse.run_dbt(["build"])
+    warehouse.run_dbt(BUILD_BEFORE_ENRICHMENT)
+
+
+@task(pool="cxloop_dbt")
+def analyse_verbatims() -> dict:
+    """Language, sentiment and topics of every verbatim not analysed yet by this analysis version."""
+    from enrichment import analyse
+    from ingest import warehouse
+
+    with warehouse.connect() as conn:
+        run = analyse.analyse_pending(conn)
+    return {"version": run.version, "analysed": run.analysed}
+
+
+@task(trigger_rule="none_failed", pool="cxloop_dbt")
+def dbt_build() -> None:
+    """`dbt build` (run + test) of the marts and the rest of the project, on the models and analyses before it."""
+    from ingest import runner, warehouse
+
+    runner.prepare_warehouse()
+    warehouse.run_dbt(BUILD_AFTER_ENRICHMENT)
 
 
 @task
@@ -176,7 +208,7 @@ def publish() -> dict[str, int]:
 # Its own failure only repeats the failures already recorded by the tasks that failed.
 @task(trigger_rule="one_failed", retries=0, on_failure_callback=[])
 def watcher() -> None:
-    """Fail the run when any task failed: dbt_build runs `all_done`, so it alone would report success."""
+    """Fail the run when any task failed: dbt_build_intermediate runs `all_done`, so it alone would report success."""
     from airflow.sdk.exceptions import AirflowFailException
 
     raise AirflowFailException("a task of this run failed: see the failed task's log")
@@ -213,11 +245,11 @@ def cxloop_nightly() -> None:
             return validate.override(doc_md=validate.function.__doc__).expand(batch=batches)
 
         gates.append(land_and_gate())
-    build = dbt_build()
+    upstream, analysed, build = dbt_build_intermediate(), analyse_verbatims(), dbt_build()
     checked = validate_marts()
-    gates >> build >> checked >> publish()
+    gates >> upstream >> analysed >> build >> checked >> publish()
     checked >> data_docs()
-    [*gates, build, checked] >> watcher()
+    [*gates, upstream, analysed, build, checked] >> watcher()
 
 
 cxloop_nightly()

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HELDOUT_CSV = Path(__file__).parent / "heldout" / "verbatims.csv"
+# The topics the held-out set is labelled with, which the starter taxonomy covers in every language.
+STARTER_TOPICS = frozenset({"delivery", "price", "billing", "support_speed", "staff_attitude", "product_quality",
+                            "app_website", "returns_refunds", "onboarding"})
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def _normalise_persian(text: str) -> str:
     return _PERSIAN_PREFIX.sub(r"\1", text).lower()
 
 
-def _normalise_with_origin(text: str, language: str) -> tuple[str, list[int] | None]:
+def normalise_with_origin(text: str, language: str) -> tuple[str, list[int] | None]:
     if language == "fa":
         return _normalise_persian(text), None
     if language == "zh":
@@ -158,7 +158,7 @@ def _normalise_with_origin(text: str, language: str) -> tuple[str, list[int] | N
 def normalise(text: str, language: str) -> str:
     """The form the lexicon is matched against: lower case, folded diacritics (en/pl/fr), one
     spelling of Persian letters and verb prefixes, full-width forms unified (zh)."""
-    return _normalise_with_origin(text, language)[0]
+    return normalise_with_origin(text, language)[0]
 
 
 # --- The lexicon --------------------------------------------------------------------------------
@@ -410,7 +410,7 @@ def score_lexicon(text: str, language: str | None) -> Scored:
     if language is None or language not in lexicon_languages():
         return Scored(0.0, "neutral", "lexicon", ())
     lexicon = load_lexicon(language)
-    normalised, origin = _normalise_with_origin(text, language)
+    normalised, origin = normalise_with_origin(text, language)
     if language == "zh":
         hits, joiner = _score_chinese(lexicon, normalised), ""
     else:

@@ -23,7 +23,7 @@ from ingest.schema import ensure_current
 
 CONN_ID = "cxloop_warehouse"
 # Created by migrations/0001_landing.sql; tests and the summary walk them.
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit")
+SCHEMAS = ("raw", "staging", "intermediate", "enrichment", "marts", "audit")
 
 
 @dataclass(frozen=True)

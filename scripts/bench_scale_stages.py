@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 GATE_TASK = "validate"
 EXTRACT_TASK = "extract_load"
 # Tasks that run once per night, timed on their own (`watcher` only runs when something failed).
-SINGLE_TASKS = ("dbt_build", "validate_marts", "data_docs", "publish")
+SINGLE_TASKS = ("dbt_build_intermediate", "analyse_verbatims", "dbt_build", "validate_marts", "data_docs", "publish")
 TASK_STARTED = re.compile(r"^(\S+) .*\bTask started\b.*\bti_id=([0-9a-fA-F-]{32,36})")
 
 

@@ -64,7 +64,8 @@ def print_summary(wh: warehouse.Warehouse) -> None:
             print(f"  Data Docs: {site}" if site.exists()
                   else "  Data Docs: not built yet (.venv/bin/python -m expectations docs)")
         built = _exists(conn, "marts", "customer_health")
-        sql = analyses.compiled_sql("nps_recent_days", "headline_kpis", wh=wh) if built else {}
+        sql = analyses.compiled_sql("nps_recent_days", "headline_kpis", "negative_topics_by_language",
+                                    wh=wh) if built else {}
         nps = conn.execute(sql["nps_recent_days"]).fetchall() if built else []
         if nps:
             print("\nNPS, last 7 days with answers      responses  promoters  passives  detractors     NPS")
@@ -75,6 +76,15 @@ def print_summary(wh: warehouse.Warehouse) -> None:
             print("\nHeadline KPIs (all data, from the marts)")
             for line in headline:
                 print(f"  {line}")
+        topics = (conn.execute(sql["negative_topics_by_language"]).fetchall()
+                  if built and _exists(conn, "marts", "fct_verbatims") else [])
+        if topics:
+            print("\nWhat customers complain about (fct_verbatims: negative verbatims, top 3 topics per language)")
+            by_language: dict[str, list[str]] = {}
+            for lang, topic, mentions in topics:
+                by_language.setdefault(lang, []).append(f"{topic} {mentions}")
+            for lang, found in by_language.items():
+                print(f"  {lang}: {', '.join(found)}")
         if _exists(conn, "marts", "identity_quality"):
             print("\nIdentity (marts.identity_quality)")
             for line in identity_lines(conn):

@@ -117,7 +117,7 @@ def review(review_id: str, consumer: str, stars: int, language: str, email: str 
 # The marts a full refresh rebuilds to the same rows; customer_id_history is kept across nights instead.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts", "identity_quality", "customer_wallet"]
+         "cx_alerts", "identity_quality", "customer_wallet", "fct_verbatims"]
 HISTORY_MARTS = ["customer_id_history"]
 
 
@@ -183,6 +183,13 @@ def land_the_shop() -> None:
          "_file": "offline_survey_1.jsonl", "response_id": "P-1", "answered_at": at(1, 14), "nps": 10,
          "channel": "in_person", "email": "BOB@example.org"},
     ])
+
+
+def empty_warehouse(session: warehouse.Warehouse) -> None:
+    """Drop every schema cxloop writes, so a module starts from nothing (the migrations run again)."""
+    with warehouse.connect(session, autocommit=True) as conn:
+        for schema in warehouse.SCHEMAS:
+            conn.execute(f'drop schema if exists "{schema}" cascade')
 
 
 def dbt(*args: str) -> None:

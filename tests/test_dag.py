@@ -105,20 +105,23 @@ def test_a_run_failed_by_a_task_adds_no_record_to_the_tasks_own(db):
     assert db.execute("select count(*) from audit.pipeline_failures").fetchone() == (0,)
 
 
-def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate(dag):
+def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate_with_the_verbatims_analysed_midway(dag):
     from dags.cxloop_nightly import SOURCE_STREAMS
 
     gates = {f"{source}.validate" for source in SOURCE_STREAMS}
-    assert set(dag.task_ids) == ({f"{source}.extract_load" for source in SOURCE_STREAMS} | gates
-                                 | {"dbt_build", "validate_marts", "publish", "data_docs", "watcher"})
+    builds = {"dbt_build_intermediate", "analyse_verbatims", "dbt_build"}
+    assert set(dag.task_ids) == ({f"{source}.extract_load" for source in SOURCE_STREAMS} | gates | builds
+                                 | {"validate_marts", "publish", "data_docs", "watcher"})
     for source in SOURCE_STREAMS:
         assert dag.get_task(f"{source}.validate").upstream_task_ids == {f"{source}.extract_load"}
-    assert dag.get_task("dbt_build").upstream_task_ids == gates
+    assert dag.get_task("dbt_build_intermediate").upstream_task_ids == gates
+    assert dag.get_task("analyse_verbatims").upstream_task_ids == {"dbt_build_intermediate"}
+    assert dag.get_task("dbt_build").upstream_task_ids == {"analyse_verbatims"}
     assert dag.get_task("validate_marts").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("publish").upstream_task_ids == {"validate_marts"}
     assert dag.get_task("data_docs").upstream_task_ids == {"validate_marts"}
     # A failed extract_load leaves its validate upstream_failed, which one_failed counts too.
-    assert dag.get_task("watcher").upstream_task_ids == gates | {"dbt_build", "validate_marts"}
+    assert dag.get_task("watcher").upstream_task_ids == gates | builds | {"validate_marts"}
 
 
 def test_each_sources_extract_tasks_share_that_sources_pool_which_the_setup_creates(dag):
@@ -132,11 +135,12 @@ def test_each_sources_extract_tasks_share_that_sources_pool_which_the_setup_crea
         assert pools[f"cxloop_{source}"]["slots"] >= 1
 
 
-def test_dbt_builds_run_one_at_a_time_across_concurrent_runs(dag):
+def test_dbt_builds_and_the_analysis_between_them_run_one_at_a_time_across_concurrent_runs(dag):
     import json
 
     pools = json.loads((REPO_ROOT / "dags" / "pools.json").read_text())
-    assert dag.get_task("dbt_build").pool == "cxloop_dbt"
+    for task_id in ("dbt_build_intermediate", "analyse_verbatims", "dbt_build"):
+        assert dag.get_task(task_id).pool == "cxloop_dbt"
     assert pools["cxloop_dbt"]["slots"] == 1
 
 
@@ -156,7 +160,9 @@ def test_every_task_says_what_it_does_and_records_its_failures(dag):
 
 
 def test_a_failed_source_does_not_stop_dbt_but_fails_the_run(dag):
-    assert dag.get_task("dbt_build").trigger_rule == "all_done"
+    assert dag.get_task("dbt_build_intermediate").trigger_rule == "all_done"
+    # The marts are built on what came before them only when none of it failed.
+    assert dag.get_task("dbt_build").trigger_rule == "none_failed"
     assert dag.get_task("watcher").trigger_rule == "one_failed"
 
 

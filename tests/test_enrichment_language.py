@@ -13,21 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from enrichment import language, read_heldout
+from enrichment import STARTER_TOPICS, language, read_heldout
 from enrichment.language import LANGUAGES, detect_languages, detector_version
 
 SENTIMENTS = {"positive", "negative", "neutral"}
-TOPICS = {
-    "delivery",
-    "price",
-    "billing",
-    "support_speed",
-    "staff_attitude",
-    "product_quality",
-    "app_website",
-    "returns_refunds",
-    "onboarding",
-}
+TOPICS = STARTER_TOPICS
 
 
 def test_a_persian_and_a_chinese_complaint_are_detected_as_fa_and_zh():

@@ -21,7 +21,19 @@ from ingest.streams import Window
 from simulators.company import Company
 from simulators.hubspot import PIPELINES, HubSpotApi
 from simulators.server import Simulator
-from tests.shop import at, contact, customer_of, deal, land, line_item, owner, pipeline, product, response
+from tests.shop import (
+    at,
+    contact,
+    customer_of,
+    deal,
+    empty_warehouse,
+    land,
+    line_item,
+    owner,
+    pipeline,
+    product,
+    response,
+)
 from tests.shop import dbt as run_dbt
 
 COMPANY = Company(customers=60, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
@@ -158,9 +170,7 @@ def land_the_crm() -> None:
 
 @pytest.fixture(scope="module")
 def crm(warehouse_session):
-    with warehouse.connect(warehouse_session, autocommit=True) as db:
-        for schema in warehouse.SCHEMAS:
-            db.execute(f'drop schema if exists "{schema}" cascade')
+    empty_warehouse(warehouse_session)
     land_the_crm()
     run_dbt("build")
     with warehouse.connect(warehouse_session, autocommit=True) as db:

@@ -23,6 +23,7 @@ from tests.shop import (
     contact,
     customer_of,
     deal,
+    empty_warehouse,
     land,
     land_the_shop,
     metrics,
@@ -59,9 +60,7 @@ def resolved_in_last_build(conn) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def conn(warehouse_session):
-    with warehouse.connect(warehouse_session, autocommit=True) as db:
-        for schema in warehouse.SCHEMAS:
-            db.execute(f'drop schema if exists "{schema}" cascade')
+    empty_warehouse(warehouse_session)
     land_the_shop()
     dbt("build")
     with warehouse.connect(warehouse_session, autocommit=True) as db:

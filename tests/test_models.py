@@ -22,6 +22,7 @@ from tests.shop import (
     customer_of,
     dbt,
     deal,
+    empty_warehouse,
     land,
     land_the_shop,
     metrics,
@@ -35,9 +36,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def shop(warehouse_session):
-    with warehouse.connect(warehouse_session, autocommit=True) as conn:
-        for schema in warehouse.SCHEMAS:
-            conn.execute(f'drop schema if exists "{schema}" cascade')
+    empty_warehouse(warehouse_session)
     land_the_shop()
     dbt("build", "--full-refresh")
     with warehouse.connect(warehouse_session, autocommit=True) as conn:

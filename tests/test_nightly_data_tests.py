@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ingest import warehouse
-from tests.shop import at, land, land_the_shop, ticket
+from tests.shop import at, empty_warehouse, land, land_the_shop, ticket
 from tests.shop import dbt as run_dbt
 
 pytestmark = pytest.mark.integration
@@ -39,9 +39,7 @@ def status_of(results: dict[str, str], prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def conn(warehouse_session, tmp_path_factory):
-    with warehouse.connect(warehouse_session, autocommit=True) as db:
-        for schema in warehouse.SCHEMAS:
-            db.execute(f'drop schema if exists "{schema}" cascade')
+    empty_warehouse(warehouse_session)
     land_the_shop()
     first = build(tmp_path_factory.mktemp("night-1"))
     assert status_of(first, STATUS_TEST) == "pass"

@@ -59,7 +59,7 @@ def mart(db) -> dict[date, tuple[int, int, int, int, Decimal]]:
 
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts"]
+         "cx_alerts", "fct_verbatims"]
 
 
 def row_counts(db) -> dict[str, int]:
@@ -178,6 +178,8 @@ def test_two_nightly_runs_build_the_exact_nps_then_a_rerun_behind_the_cursor_cha
     assert len(everything) > 30
     assert second.typeform_cursor == datetime(2026, 3, 10, 2, tzinfo=UTC)
     assert second.counts["raw.typeform_responses"] > first.counts["raw.typeform_responses"]
+    # The night analysed every verbatim it built before its marts: none waits for the next night.
+    assert db.execute("select count(*) from marts.fct_verbatims where sentiment_label is null").fetchone() == (0,)
     assert row_counts(db) == second.counts  # the warehouse as the second night left it
     cursors = db.execute("select source, stream, watermark from raw._state order by 1, 2").fetchall()
 

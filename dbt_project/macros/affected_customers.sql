@@ -91,3 +91,14 @@
     where {{ where }}
     {%- if is_incremental() %} and customer_id in (select customer_id from affected){% endif %}
 {%- endmacro %}
+
+{#- The touchpoints of people identity resolution re-matched since this model's last build: a new
+    record can join two people into one customer, or split one, and what they did before must be
+    re-keyed. -#}
+{% macro touchpoints_of_rematched_people() -%}
+    select unioned.touchpoint_id
+    from {{ ref('int_touchpoints_unioned') }} as unioned
+    inner join {{ ref('int_customers_resolved') }} as resolved
+        on unioned.identity_source = resolved.source and unioned.identity_id = resolved.source_id
+    where resolved.resolved_at > {{ last_build_started_at() }}
+{%- endmacro %}

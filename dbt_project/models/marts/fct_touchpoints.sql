@@ -30,13 +30,7 @@ touchpoints as (
         select touchpoint_id from {{ ref('int_touchpoints_unioned') }}
         where {{ changed_since_last_build() }}
         union
-        -- A new record can join two people into one customer, or split one: re-key what they
-        -- did before.
-        select unioned.touchpoint_id
-        from {{ ref('int_touchpoints_unioned') }} as unioned
-        inner join {{ ref('int_customers_resolved') }} as resolved
-            on unioned.identity_source = resolved.source and unioned.identity_id = resolved.source_id
-        where resolved.resolved_at > {{ last_build_started_at() }}
+        {{ touchpoints_of_rematched_people() }}
     )
     {% endif %}
 
