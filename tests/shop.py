@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ingest import loader, runner, warehouse
@@ -183,6 +186,18 @@ def land_the_shop() -> None:
          "_file": "offline_survey_1.jsonl", "response_id": "P-1", "answered_at": at(1, 14), "nps": 10,
          "channel": "in_person", "email": "BOB@example.org"},
     ])
+
+
+@contextmanager
+def serving_hubspot(api, token: str, monkeypatch) -> Iterator:
+    """`api` served on loopback, with the HubSpot connection pointing at it and retrying fast."""
+    from simulators.server import Simulator
+
+    with Simulator(api) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_HUBSPOT", json.dumps({
+            "conn_type": "http", "host": server.base_url, "password": token,
+            "extra": {"retry": {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}}}))
+        yield server
 
 
 def empty_warehouse(session: warehouse.Warehouse) -> None:

@@ -12,7 +12,8 @@ from ingest.connections import get_connection
 from ingest.streams import Window
 from simulators.company import Company
 from simulators.hubspot import HubSpotApi
-from simulators.server import Fault, Simulator
+from simulators.server import Fault
+from tests.shop import serving_hubspot
 
 COMPANY = Company(customers=60, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 TOKEN = "hs-test-token-9876"
@@ -27,10 +28,7 @@ def api():
 
 @pytest.fixture
 def sim(api, monkeypatch):
-    with Simulator(api) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_HUBSPOT", json.dumps({
-            "conn_type": "http", "host": server.base_url, "password": TOKEN,
-            "extra": {"retry": {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}}}))
+    with serving_hubspot(api, TOKEN, monkeypatch) as server:
         yield server
 
 

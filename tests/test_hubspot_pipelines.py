@@ -8,7 +8,6 @@ renames an owner, and a full refresh must then agree with what the night built.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,7 +19,6 @@ from ingest.connections import get_connection
 from ingest.streams import Window
 from simulators.company import Company
 from simulators.hubspot import PIPELINES, HubSpotApi
-from simulators.server import Simulator
 from tests.shop import (
     at,
     contact,
@@ -33,6 +31,7 @@ from tests.shop import (
     pipeline,
     product,
     response,
+    serving_hubspot,
 )
 from tests.shop import dbt as run_dbt
 
@@ -59,10 +58,7 @@ def api():
 
 @pytest.fixture
 def sim(api, monkeypatch):
-    with Simulator(api) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_HUBSPOT", json.dumps({
-            "conn_type": "http", "host": server.base_url, "password": TOKEN,
-            "extra": {"retry": {"backoff_initial": 0.01, "jitter": 0.0, "max_attempts": 4}}}))
+    with serving_hubspot(api, TOKEN, monkeypatch) as server:
         yield server
 
 
