@@ -58,11 +58,15 @@ enriched as (
         customers.customer_id,
         tickets.status,
         tickets.status in ('new', 'open', 'pending', 'hold')   as is_open,
+        tickets.priority,
+        tickets.assignee_id,
         {{ map_channel("'zendesk'", 'tickets.source_channel') }} as channel,
         tickets.created_at,
         metrics.solved_at,
         metrics.first_reply_minutes,
+        metrics.first_reply_business_minutes,
         metrics.full_resolution_minutes,
+        metrics.full_resolution_business_minutes,
         coalesce(metrics.replies, 0)                            as replies,
         coalesce(metrics.reopens, 0)                            as reopens,
         metrics.latest_comment_added_at,
@@ -91,8 +95,10 @@ left join {{ this }} as previous using (ticket_id)  -- noqa: AL05
 union all
 
 select
-    previous.ticket_id, previous.customer_id, previous.status, previous.is_open, previous.channel,
-    previous.created_at, previous.solved_at, previous.first_reply_minutes, previous.full_resolution_minutes,
+    previous.ticket_id, previous.customer_id, previous.status, previous.is_open, previous.priority,
+    previous.assignee_id, previous.channel, previous.created_at, previous.solved_at,
+    previous.first_reply_minutes, previous.first_reply_business_minutes, previous.full_resolution_minutes,
+    previous.full_resolution_business_minutes,
     previous.replies, previous.reopens, previous.latest_comment_added_at,
     true as is_deleted, deletions.loaded_at, previous.previous_solved_at
 from {{ this }} as previous
