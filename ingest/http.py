@@ -228,8 +228,9 @@ class HttpClient:
                  stream: str | None = None) -> Any:
         return self.request_json("GET", path_or_url, params=params, stream=stream)
 
-    def post_json(self, path_or_url: str, body: Any, *, stream: str | None = None) -> Any:
-        return self.request_json("POST", path_or_url, json_body=body, stream=stream)
+    def post_json(self, path_or_url: str, body: Any, *, stream: str | None = None,
+                  headers: Mapping[str, str] | None = None) -> Any:
+        return self.request_json("POST", path_or_url, json_body=body, stream=stream, headers=headers)
 
     def post_form(self, path_or_url: str, form: Mapping[str, str], *, stream: str | None = None) -> Any:
         """POST `form` as `application/x-www-form-urlencoded`; the answer is read as JSON."""
@@ -237,11 +238,13 @@ class HttpClient:
 
     def request_json(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
                      json_body: Any = None, form_body: Mapping[str, str] | None = None,
-                     stream: str | None = None) -> Any:
+                     stream: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
         if json_body is not None and form_body is not None:
             raise ValueError("a request has one body: give json_body or form_body, not both")
         # requests' own keyword for each kind of body; it sets the Content-Type to match.
-        body = {"data": form_body} if form_body is not None else {"json": json_body}
+        body: dict[str, Any] = {"data": form_body} if form_body is not None else {"json": json_body}
+        if headers:
+            body["headers"] = dict(headers)
         url = self.url(path_or_url)
         # What messages show: the URL with its query, which says which page failed (redacted when shown).
         shown = _with_query(url, params)

@@ -22,8 +22,8 @@ from ingest.connections import get_connection
 from ingest.schema import ensure_current
 
 CONN_ID = "cxloop_warehouse"
-# Created by migrations/0001_landing.sql; tests and the summary walk them.
-SCHEMAS = ("raw", "staging", "intermediate", "enrichment", "marts", "audit")
+# Created by the migrations and dbt; tests and the summary walk them.
+SCHEMAS = ("raw", "staging", "intermediate", "enrichment", "marts", "audit", "followups")
 
 
 @dataclass(frozen=True)

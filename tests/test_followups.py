@@ -1,0 +1,178 @@
+"""The follow-up outbox: each alert of the chosen reasons gets one follow-up, whatever reruns.
+
+The shop of test_models raises eight alerts (two of them Alice's, whom the help desk knows as
+user 70; four from people who left no email). The help desk here is an in-memory stand-in that
+records what it was asked; tests/test_followups_zendesk.py runs the same against the Zendesk
+simulator.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from followups import outbox
+from followups.settings import ALERT_REASONS, FollowupSettings
+from ingest import warehouse
+from ingest.http import SourceHTTPError
+from tests.shop import dbt as run_dbt
+from tests.shop import empty_warehouse, land_the_shop
+
+pytestmark = pytest.mark.integration
+
+NIGHT_END = datetime(2026, 3, 10, tzinfo=UTC)
+MARTS_YML = Path(__file__).parents[1] / "dbt_project" / "models" / "marts" / "_marts__models.yml"
+
+
+class RecordingDesk:
+    """Remembers every follow-up it holds, by external id; can be told to fail or to hold one already."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, str] = {}
+        self.creations: list[str] = []
+        self.failing: set[str] = set()
+
+    def find(self, external_id: str) -> str | None:
+        return self.tickets.get(external_id)
+
+    def create(self, intent: outbox.Intent, settings: FollowupSettings) -> str:
+        if intent.external_id in self.failing:
+            raise SourceHTTPError("zendesk", "followups", "https://desk.example/api/v2/tickets.json",
+                                  "HTTP 422: requester is suspended", status=422)
+        ticket_id = str(9000 + len(self.tickets))
+        self.tickets[intent.external_id] = ticket_id
+        self.creations.append(intent.alert_id)
+        return ticket_id
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_session):
+    empty_warehouse(warehouse_session)
+    land_the_shop()
+    run_dbt("build", "--select", "+cx_alerts", "+dim_customer", "+bridge_customer_source",
+            "--indirect-selection", "cautious")
+    return warehouse_session
+
+
+@pytest.fixture
+def conn(built):
+    with warehouse.connect(built, autocommit=True) as db:
+        db.execute("truncate followups.outbox")
+        yield db
+
+
+def states(conn) -> list[tuple]:
+    return conn.execute("select alert_id, state, requester_id, requester_email, remote_id, attempts "
+                        "from followups.outbox order by alert_id").fetchall()
+
+
+def test_each_alert_of_the_chosen_reasons_becomes_one_intent_with_whom_to_reach(conn):
+    decided = outbox.decide(conn, FollowupSettings(reasons=frozenset({"detractor", "bad_csat"})), NIGHT_END)
+    assert decided == 6
+    assert states(conn) == [
+        ("alert:typeform:csat_survey:s3", "pending", None, None, None, 0),
+        ("alert:typeform:nps_survey:r5", "pending", 70, "alice@example.com", None, 0),
+        ("alert:typeform:nps_survey:r6", "pending", None, None, None, 0),
+        ("alert:typeform:nps_survey:r7", "pending", None, None, None, 0),
+        ("alert:typeform:nps_survey:r9", "pending", None, None, None, 0),
+        ("alert:zendesk:support_rating:2", "pending", 70, "alice@example.com", None, 0),
+    ]
+    subject, body, external_id = conn.execute(
+        "select subject, body, external_id from followups.outbox where alert_id = 'alert:typeform:nps_survey:r5'"
+    ).fetchone()
+    assert subject == "Follow up: NPS detractor from F1 L1"
+    assert body == ("F1 L1 left feedback that needs a follow-up (NPS detractor).\n"
+                    "Source: typeform, 2026-03-02 11:00 UTC.\nScore: 0 (0-10).\n\n"
+                    "What they wrote:\nsaid r5\n\ncxloop alert alert:typeform:nps_survey:r5")
+    assert external_id == "cxloop:alert:typeform:nps_survey:r5"
+
+
+def test_an_alert_is_decided_once_however_often_the_night_runs(conn):
+    settings = FollowupSettings()
+    assert outbox.decide(conn, settings, NIGHT_END) == 8
+    assert outbox.decide(conn, settings, NIGHT_END) == 0
+    assert len(states(conn)) == 8
+
+
+def test_alerts_older_than_the_age_limit_get_no_follow_up(conn):
+    # Alerts were raised 03-01 to 03-04; a night ending 03-20 with a 17-day limit reaches back to 03-03.
+    assert outbox.decide(conn, FollowupSettings(max_age_days=17), datetime(2026, 3, 20, tzinfo=UTC)) == 3
+    assert [row[0] for row in states(conn)] == [
+        "alert:typeform:ces_survey:s3", "alert:typeform:csat_survey:s3", "alert:typeform:nps_survey:r9"]
+
+
+def test_delivery_creates_each_follow_up_once_and_fails_where_nobody_can_be_reached(conn):
+    desk, settings = RecordingDesk(), FollowupSettings(reasons=frozenset({"detractor", "bad_csat"}))
+    outbox.decide(conn, settings, NIGHT_END)
+    assert outbox.deliver(conn, desk, settings) == outbox.Delivery(created=2, found=0, failed=4)
+    assert sorted(desk.creations) == ["alert:typeform:nps_survey:r5", "alert:zendesk:support_rating:2"]
+    assert states(conn)[1] == ("alert:typeform:nps_survey:r5", "created", 70, "alice@example.com", "9000", 1)
+    assert conn.execute("select last_error from followups.outbox where alert_id = 'alert:typeform:nps_survey:r6'"
+                        ).fetchone() == ("the customer has no help-desk user and no email: nobody to follow up with",)
+    # The next night: the created ones are done, the unreachable ones fail again, nothing is created twice.
+    assert outbox.deliver(conn, desk, settings) == outbox.Delivery(created=0, found=0, failed=4)
+    assert len(desk.creations) == 2
+
+
+def test_a_follow_up_created_before_a_crash_is_found_not_created_again(conn):
+    desk, settings = RecordingDesk(), FollowupSettings(reasons=frozenset({"bad_csat"}))
+    outbox.decide(conn, settings, NIGHT_END)
+    # The help desk holds the ticket, but the run died before recording it: the row is still pending.
+    desk.tickets["cxloop:alert:zendesk:support_rating:2"] = "4711"
+    assert outbox.deliver(conn, desk, settings) == outbox.Delivery(created=0, found=1, failed=1)
+    assert desk.creations == []
+    assert conn.execute("select state, remote_id from followups.outbox where alert_id = "
+                        "'alert:zendesk:support_rating:2'").fetchone() == ("created", "4711")
+
+
+def test_a_refused_creation_is_recorded_and_retried_the_next_night(conn):
+    desk, settings = RecordingDesk(), FollowupSettings(reasons=frozenset({"bad_csat"}))
+    outbox.decide(conn, settings, NIGHT_END)
+    desk.failing.add("cxloop:alert:zendesk:support_rating:2")
+    outbox.deliver(conn, desk, settings, ["alert:zendesk:support_rating:2"])
+    assert conn.execute("select state, attempts, last_error from followups.outbox where alert_id = "
+                        "'alert:zendesk:support_rating:2'").fetchone() == (
+        "failed", 1, "zendesk.followups: HTTP 422: requester is suspended "
+                     "(https://desk.example/api/v2/tickets.json)")
+    desk.failing.clear()
+    assert outbox.deliver(conn, desk, settings, ["alert:zendesk:support_rating:2"]).created == 1
+    assert conn.execute("select state, attempts, last_error from followups.outbox where alert_id = "
+                        "'alert:zendesk:support_rating:2'").fetchone() == ("created", 2, None)
+
+
+def test_a_dry_run_records_what_it_would_create_and_creates_nothing(conn):
+    desk, settings = RecordingDesk(), FollowupSettings(dry_run=True)
+    assert outbox.decide(conn, settings, NIGHT_END) == 8
+    assert {row[1] for row in states(conn)} == {"dry_run"}
+    assert outbox.deliver(conn, desk, settings) == outbox.Delivery()
+    # Turning the dry run off later does not create follow-ups for what it saw.
+    assert outbox.decide(conn, FollowupSettings(), NIGHT_END) == 0
+
+
+def test_the_reasons_are_the_alert_marts_reasons():
+    models = yaml.safe_load(MARTS_YML.read_text())["models"]
+    alerts = next(model for model in models if model["name"] == "cx_alerts")
+    reason = next(column for column in alerts["columns"] if column["name"] == "reason")
+    accepted = next(test["accepted_values"] for test in reason["data_tests"] if "accepted_values" in test)
+    assert frozenset(accepted["arguments"]["values"]) == ALERT_REASONS
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"followups": {"reasons": ["angry"]}}, "extra.followups.reasons must be some of"),
+    ({"followups": {"max_age_days": 0}}, "max_age_days must be a whole number of days >= 1"),
+    ({"followups": {"group": 1}}, "unknown extra.followups settings ['group']"),
+    ({"followups": {"priority": "asap"}}, "extra.followups.priority must be one of"),
+    ({"followups": []}, "extra.followups must be an object"),
+])
+def test_settings_that_cannot_work_are_refused_with_what_to_fix(extra, message):
+    with pytest.raises(ValueError, match=None) as refused:
+        FollowupSettings.from_extra(extra, "cxloop_zendesk")
+    assert message in str(refused.value) and "connection cxloop_zendesk" in str(refused.value)
+
+
+def test_no_followups_block_means_no_follow_ups():
+    assert FollowupSettings.from_extra({"start_date": "2026-01-01"}, "cxloop_zendesk") is None
+    assert FollowupSettings.from_extra({"followups": {}}, "cxloop_zendesk") == FollowupSettings()
