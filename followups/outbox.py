@@ -45,9 +45,9 @@ order by alerts.raised_at, alerts.alert_id
 """
 INSERT = """
 insert into followups.outbox (alert_id, customer_id, reason, target, external_id, state, subject, body,
-                              requester_id, requester_email, requester_name)
+                              requester_id, requester_email, requester_name, sla_business_minutes, schedule_id)
 values (%(alert_id)s, %(customer_id)s, %(reason)s, %(target)s, %(external_id)s, %(state)s, %(subject)s, %(body)s,
-        %(requester_id)s, %(requester_email)s, %(requester_name)s)
+        %(requester_id)s, %(requester_email)s, %(requester_name)s, %(sla)s, %(schedule_id)s)
 on conflict (alert_id) do nothing
 """
 DUE = "select alert_id from followups.outbox where state in ('pending', 'failed') order by decided_at, alert_id"
@@ -119,7 +119,9 @@ def decide(conn: psycopg.Connection, settings: FollowupSettings, night_end: date
                                  "reason": row["reason"], "target": TARGET, "external_id": external_id(row["alert_id"]),
                                  "state": state, "subject": subject, "body": body,
                                  "requester_id": row["requester_id"], "requester_email": row["email"],
-                                 "requester_name": row["full_name"]})
+                                 "requester_name": row["full_name"],
+                                 "sla": settings.sla_business_minutes(row["reason"]),
+                                 "schedule_id": settings.schedule_id})
     log.info("decided %d follow-ups (%s)", len(rows), state)
     return len(rows)
 

@@ -90,6 +90,16 @@ def test_each_alert_of_the_chosen_reasons_becomes_one_intent_with_whom_to_reach(
     assert external_id == "cxloop:alert:typeform:nps_survey:r5"
 
 
+def test_each_intent_keeps_the_follow_up_sla_of_its_reason(conn):
+    settings = FollowupSettings.from_extra({"followups": {"sla_hours": {"detractor": 24, "bad_csat": 4.5},
+                                                          "schedule_id": 360000123}}, "cxloop_zendesk")
+    outbox.decide(conn, settings, NIGHT_END)
+    assert conn.execute("select reason, sla_business_minutes, schedule_id, count(*) from followups.outbox "
+                        "group by 1, 2, 3 order by 1").fetchall() == [
+        ("bad_csat", 270, 360000123, 2), ("detractor", 1440, 360000123, 4),
+        ("high_effort", 2880, 360000123, 1), ("low_star_review", 2880, 360000123, 1)]
+
+
 def test_an_alert_is_decided_once_however_often_the_night_runs(conn):
     settings = FollowupSettings()
     assert outbox.decide(conn, settings, NIGHT_END) == 8
@@ -166,6 +176,8 @@ def test_the_reasons_are_the_alert_marts_reasons():
     ({"followups": {"group": 1}}, "unknown extra.followups settings ['group']"),
     ({"followups": {"priority": "asap"}}, "extra.followups.priority must be one of"),
     ({"followups": []}, "extra.followups must be an object"),
+    ({"followups": {"sla_hours": {"detractor": 0}}}, "sla_hours must map alert reasons"),
+    ({"followups": {"sla_hours": {"angry": 4}}}, "sla_hours must map alert reasons"),
 ])
 def test_settings_that_cannot_work_are_refused_with_what_to_fix(extra, message):
     with pytest.raises(ValueError, match=None) as refused:

@@ -16,6 +16,10 @@ create table if not exists followups.outbox (
     requester_id    bigint,
     requester_email text,
     requester_name  text,
+    -- The follow-up SLA the intent was decided under: business minutes from the alert to the
+    -- follow-up's solve, counted in this help-desk schedule (null: the account's first schedule).
+    sla_business_minutes integer  not null check (sla_business_minutes > 0),
+    schedule_id     bigint,
     remote_id       text,
     decided_at      timestamptz not null default now(),
     created_at      timestamptz,
