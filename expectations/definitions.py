@@ -68,6 +68,11 @@ KNOWN_FIELDS["zendesk_sla_policies"] = ["created_at", "description", "filter", "
                                         "title", "updated_at", "url"]
 KNOWN_FIELDS["zendesk_ticket_metric_events"] = ["deleted", "group_sla", "id", "instance_id", "metric", "sla",
                                                 "status", "ticket_id", "time", "type"]
+# A comment child event of the ticket events export, with what the connector adds from its event.
+KNOWN_FIELDS["zendesk_ticket_comments"] = [
+    "_event_id", "_event_timestamp", "attachments", "audit_id", "author_id", "body", "created_at", "event_type",
+    "html_body", "id", "metadata", "plain_body", "public", "ticket_id", "type", "via", "via_reference_id"]
+COMMENT_EVENT_TYPES = ["Comment", "VoiceComment"]
 METRIC_EVENT_METRICS = ["agent_work_time", "pausable_update_time", "periodic_update_time", "reply_time",
                         "requester_wait_time", "resolution_time", "group_ownership_time"]
 METRIC_EVENT_TYPES = ["activate", "pause", "fulfill", "apply_sla", "apply_group_sla", "breach", "update_status",
@@ -246,6 +251,18 @@ def zendesk_ticket_metric_events() -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeInSet(column="type", value_set=METRIC_EVENT_TYPES, severity=CRITICAL))
 
 
+def zendesk_ticket_comments() -> gx.ExpectationSuite:
+    # Time-based pages serve their last second again: a repeat is no reason to quarantine. A
+    # comment with no author is still a comment, but no one's verbatim: reported, not quarantined.
+    return _raw_suite("zendesk_ticket_comments",
+        *_keyed(repeats=WARNING), *_timestamp("created_at", "created_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="ticket_id", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=COMMENT_EVENT_TYPES, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="public_type", value_set=["boolean"], severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="body_type", value_set=["string"], severity=CRITICAL),
+        gxe.ExpectColumnValuesToNotBeNull(column="author_id", severity=WARNING))
+
+
 def trustpilot_reviews() -> gx.ExpectationSuite:
     return _raw_suite("trustpilot_reviews",
         *_keyed(), *_timestamp("created_at", "created_at_ts"),
@@ -332,7 +349,7 @@ RAW_SUITES = {suite.__name__: suite for suite in (
     typeform_responses, hubspot_contacts, hubspot_companies, hubspot_deals, hubspot_deal_pipelines, hubspot_owners,
     hubspot_line_items, hubspot_products, zendesk_tickets, zendesk_users,
     zendesk_ticket_metrics, zendesk_satisfaction_ratings, zendesk_sla_policies, zendesk_ticket_metric_events,
-    trustpilot_reviews, files_records)}
+    zendesk_ticket_comments, trustpilot_reviews, files_records)}
 # Suite name -> the mart table it checks.
 MART_SUITES = {suite.__name__: suite for suite in (
     mart_kpi_nps_daily, mart_kpi_csat_daily, mart_kpi_ces_daily, mart_kpi_reviews_daily, mart_kpi_support_daily,

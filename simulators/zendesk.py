@@ -61,6 +61,20 @@ Endpoints, as documented (each with or without `.json`):
   time too); a solve fulfils resolution_time (with `update_status`) and the two wait clocks.
   A target missed gives a `breach` at the moment it was missed (in business minutes when the
   policy says so); it is served once that moment has passed, and stays, even after the fulfil.
+- `GET /api/v2/incremental/ticket_events[.json]?start_time=` (admins): the time-based export of
+  ticket events, `{ticket_events[], count, end_time, next_page, end_of_stream}`, cut like the
+  other time-based exports. One audit per ticket change with a comment or a status (creation,
+  first reply, pending, the requester's reply, solve, reopen, close): `{id, ticket_id, timestamp,
+  created_at, updater_id, via, event_type, child_events[]}`, its status change a child `{id,
+  event_type: "Change", status}`; with `include=comment_events` its comment is a child too (first),
+  `{id, type, event_type: Comment|VoiceComment, author_id, body, html_body, plain_body, public,
+  attachments, audit_id, via, via_reference_id, created_at}`, else the audit only says
+  `comment_present`/`comment_public`. Customers write phrases of `simulators/phrases.py` (known
+  topic and sentiment) in their language, one topic per ticket, a reopening always a complaint;
+  agents answer politely in the same language, and some solving comments are internal notes.
+  Comments are drawn from streams of their own, so nothing else the simulator serves changed
+  when they were added. A deleted ticket's audits are still served (unconfirmed, as its metric
+  events), and none marks the deletion.
 - Optionally (`incremental_per_minute`), the incremental endpoints allow that many requests per
   `rate_window_seconds` and answer 429 with `Retry-After`, `X-Rate-Limit` and
   `X-Rate-Limit-Remaining`; off by default. `deleted_tickets_per_minute` does the same for the
@@ -119,6 +133,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import html
 import math
 import re
 import threading
@@ -136,6 +151,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from simulators import phrases
 from simulators.company import VERBATIMS, Company, Person
 from simulators.server import Query, Reply, first, spoil_first
 
@@ -146,8 +162,11 @@ DEFAULT_OAUTH_TOKEN = "zd-demo-oauth-token"
 DEFAULT_AGENT_EMAIL = "light-agent@cxloop.example"
 SUPPORT_TYPE_SCOPES = ("agent", "all", "ai_agent")
 ACCOUNT_URL = "https://cxloop.zendesk.com"
-RESOURCES = ("tickets", "users", "ticket_metrics", "satisfaction_ratings", "sla_policies", "ticket_metric_events")
+RESOURCES = ("tickets", "users", "ticket_metrics", "satisfaction_ratings", "sla_policies", "ticket_metric_events",
+             "ticket_events")
 SIDELOADS = ("metric_sets",)
+# The ticket events export's one sideload: each comment as a child event of its audit.
+COMMENT_EVENTS = "comment_events"
 
 EXPORT_MAX_PER_PAGE = 1000
 LIST_MAX_PAGE_SIZE = 100
@@ -177,6 +196,11 @@ FIRST_TICKET_ID = 10_001
 FIRST_METRIC_ID = 40_000_001
 FIRST_RATING_ID = 80_000_001
 FIRST_METRIC_EVENT_ID = 900_000_000_001
+# A ticket event (audit) is numbered from its ticket's offset and its place in the timeline; its
+# children take the next ids: the comment, then the status change.
+FIRST_TICKET_EVENT_ID = 700_000_000_000
+TICKET_EVENT_ID_STEP = 4
+_COMMENT_CHILD, _CHANGE_CHILD = 1, 2
 # Metric event numbers a ticket may use: its timeline makes fewer than this many events.
 EVENTS_PER_TICKET = 64
 ORGANISATION_BASE = 360_000_000
@@ -197,9 +221,20 @@ _SURVEY_KINDS = frozenset({"offered", *_RATING_KINDS})
 # A deletion changes the ticket's record, not its metric set.
 _UNMEASURED_KINDS = frozenset({*_SURVEY_KINDS, "deleted"})
 _DELETED = _KIND_CODES["deleted"]
+# The timeline events that are an audit in the ticket events export, with the status they leave
+# and who writes its comment: the requester, the assignee, or nobody (no comment).
+_AUDITS = {"created": ("new", "requester"), "replied": ("open", "agent"), "pending": ("pending", "agent"),
+           "customer_replied": ("open", "requester"), "solved": ("solved", "agent"),
+           "reopened": ("open", "requester"), "closed": ("closed", None)}
+_AUDIT_CODES = frozenset(_KIND_CODES[kind] for kind in _AUDITS)
+# The share of solving comments that are internal notes rather than a public answer.
+INTERNAL_NOTE_SHARE = 0.3
+# A follow-up from a customer who opened the ticket in a neutral mood: negative this often.
+NEUTRAL_FOLLOW_UP_NEGATIVE = 0.5
 
 _EXPORT_PATH = re.compile(r"^/api/v2/incremental/(?P<resource>tickets|users)(?P<cursor>/cursor)?(?:\.json)?$")
 _METRIC_EVENTS_PATH = re.compile(r"^/api/v2/incremental/ticket_metric_events(?:\.json)?$")
+_TICKET_EVENTS_PATH = re.compile(r"^/api/v2/incremental/ticket_events(?:\.json)?$")
 _SLA_POLICIES_PATH = re.compile(r"^/api/v2/slas/policies(?:\.json)?$")
 _LIST_PATH = re.compile(r"^/api/v2/(?P<resource>ticket_metrics|satisfaction_ratings)(?:\.json)?$")
 _DELETED_TICKETS_PATH = re.compile(r"^/api/v2/deleted_tickets(?:\.json)?$")
@@ -721,6 +756,26 @@ class _Index:
                 found.append((at, FIRST_TICKET_ID + self.ticket_offset[j], j))
         return found
 
+    def ticket_events_at(self, moment: int) -> _View:
+        """The audits visible at `moment` in the ticket events export's order: (timestamp, id).
+
+        A handle is the audit's number, its ticket's offset times EVENTS_PER_TICKET plus its
+        place in the ticket's timeline."""
+        created, first_event, generated, lags, kinds = (self.ticket_created, self.ticket_first, self.event_generated,
+                                                         self.event_lag, self.event_kind)
+        times, numbers = array("q"), array("q")
+        for j in range(self.tickets):
+            origin, base = created[j], self.ticket_offset[j] * EVENTS_PER_TICKET
+            for i in range(first_event[j], first_event[j + 1]):
+                if kinds[i] in _AUDIT_CODES and origin + generated[i] < moment:
+                    times.append(origin + generated[i] - lags[i])
+                    numbers.append(base + i - first_event[j])
+        order = np.lexsort((np.frombuffer(numbers, np.int64), np.frombuffer(times, np.int64)))
+        heads = array("q", np.frombuffer(times, np.int64)[order].tobytes())
+        handles = array("q", np.frombuffer(numbers, np.int64)[order].tobytes())
+        ids = array("q", (FIRST_TICKET_EVENT_ID + TICKET_EVENT_ID_STEP * n for n in handles))
+        return _View(moment, heads, ids, handles)
+
     def ratings_at(self, moment: int) -> _View:
         numbers = [n for n, generated in enumerate(self.rating_generated) if generated < moment]
         return _View(moment, array("q", (FIRST_RATING_ID + n for n in numbers)), None, array("i", numbers))
@@ -1022,6 +1077,7 @@ class ZendeskApi:
                 build = {"tickets": index.tickets_at, "users": index.users_at, "ticket_metrics": index.metrics_at,
                          "satisfaction_ratings": index.ratings_at,
                          "ticket_metric_events": index.metric_events_at,
+                         "ticket_events": index.ticket_events_at,
                          "sla_policies": self._policies_at,
                          "tickets without deleted": partial(index.tickets_at, exclude_deleted=True)}[name]
                 view = build(moment)
@@ -1065,6 +1121,8 @@ class ZendeskApi:
             return self._policy(handle)
         if resource == "ticket_metric_events":
             return self._metric_event(handle)
+        if resource == "ticket_events":
+            return self._ticket_event(handle, {COMMENT_EVENTS})
         if resource == "tickets":
             record = self._ticket_at(handle, moment, ticket=True).ticket
         elif resource == "ticket_metrics":
@@ -1075,6 +1133,64 @@ class ZendeskApi:
             raise LookupError(f"zendesk simulator: {resource} {handle} is in the view at {moment} but has no "
                               "version then; the index and the regeneration disagree")
         return record
+
+    def _ticket_event(self, handle: int, sideloads: set[str],
+                      made: dict[int, tuple[_TicketPlan, Person]] | None = None) -> dict:
+        """The audit numbered `handle`, its comment a child event when `comment_events` is sideloaded.
+
+        What a comment says is drawn from the ticket's own streams, apart from every other draw
+        of the simulator: the ticket's topic once, then each comment from its own stream."""
+        offset, n = divmod(handle, EVENTS_PER_TICKET)
+        index = self._index_built()
+        made = {} if made is None else made
+        if offset not in made:
+            plan = index.ticket(index.ticket_at_offset[offset])
+            made[offset] = plan, self.company.person(plan.person)
+        plan, person = made[offset]
+        event = plan.events[n]
+        status, writer = _AUDITS[event.kind]
+        audit_id = FIRST_TICKET_EVENT_ID + TICKET_EVENT_ID_STEP * handle
+        requester, agent = self.company.zendesk_user_id(person), AGENT_IDS[plan.draws.assignee]
+        channel = _CHANNEL.names[plan.draws.channel]
+        via = _via(channel, self.company, person) if writer == "requester" else {"channel": "web", "source": {
+            "from": {}, "to": {}, "rel": None}}
+        change = {"id": audit_id + _CHANGE_CHILD, "event_type": "Change", "status": status}
+        audit: dict[str, Any] = {
+            "id": audit_id, "ticket_id": plan.ticket_id, "timestamp": event.at, "created_at": _at(event.at),
+            "updater_id": requester if writer == "requester" else agent, "via": via, "event_type": "Audit"}
+        if writer is None:
+            return {**audit, "comment_present": False, "comment_public": False, "child_events": [change]}
+        comment = self._comment(plan, person, n, event, writer)
+        audit.update(comment_present=True, comment_public=comment["public"])
+        if COMMENT_EVENTS not in sideloads:
+            return {**audit, "child_events": [change]}
+        author = requester if writer == "requester" else agent
+        # A phone call opens a voice ticket: its first comment is the call's.
+        kind = "VoiceComment" if channel == "voice" and n == 0 else "Comment"
+        child = {"id": audit_id + _COMMENT_CHILD, "type": kind, "event_type": kind, "author_id": author,
+                 "body": comment["body"],
+                 "html_body": f"<p>{html.escape(comment['body'])}</p>", "plain_body": comment["body"],
+                 "public": comment["public"], "attachments": [], "audit_id": audit_id, "via": via,
+                 "via_reference_id": None, "created_at": _at(event.at)}
+        return {**audit, "child_events": [child, change]}
+
+    def _comment(self, plan: _TicketPlan, person: Person, n: int, event: _Event, writer: str) -> dict:
+        """The comment of the ticket's `n`th event: its body and whether it is public."""
+        rng = self.company.rng("zendesk", "comment", plan.ticket_id, n)
+        language = person.language
+        if writer == "agent":
+            if event.kind == "solved" and rng.random() < INTERNAL_NOTE_SHARE:
+                return {"body": phrases.internal_note(rng, language), "public": False}
+            return {"body": phrases.agent_reply(rng, language), "public": True}
+        topic = self.company.rng("zendesk", "comment topic", plan.ticket_id).choice(phrases.TOPICS)
+        mood = _MOOD.names[plan.draws.mood]
+        if event.kind == "reopened" or mood == "neg":
+            sentiment = "negative"
+        elif mood == "pos":
+            sentiment = "positive"
+        else:
+            sentiment = "negative" if rng.random() < NEUTRAL_FOLLOW_UP_NEGATIVE else "positive"
+        return {"body": phrases.customer_phrase(rng, language, sentiment, topic).text, "public": True}
 
     def _user_at(self, index: int, moment: int) -> dict:
         company = self.company
@@ -1225,6 +1341,8 @@ class ZendeskApi:
             return self._time_export(match["resource"], query, base_url + path)
         if method == "GET" and _METRIC_EVENTS_PATH.match(path):
             return self._time_export("ticket_metric_events", query, base_url + path) if admin else _forbidden()
+        if method == "GET" and _TICKET_EVENTS_PATH.match(path):
+            return self._time_export("ticket_events", query, base_url + path) if admin else _forbidden()
         if method == "GET" and _SLA_POLICIES_PATH.match(path):
             if not admin:
                 return _forbidden()
@@ -1311,7 +1429,7 @@ class ZendeskApi:
         if not 1 <= per_page <= EXPORT_MAX_PER_PAGE:
             raise _Refused(_error(400, "InvalidValue", f"per_page must be between 1 and {EXPORT_MAX_PER_PAGE}"))
         scope = first(query, "support_type_scope") or "agent"
-        if resource == "tickets" and scope not in SUPPORT_TYPE_SCOPES:
+        if resource in ("tickets", "ticket_events") and scope not in SUPPORT_TYPE_SCOPES:
             raise _Refused(_error(400, "InvalidValue",
                                   f"support_type_scope must be one of {', '.join(SUPPORT_TYPE_SCOPES)}"))
         cursor, start_time = first(query, "cursor"), first(query, "start_time")
@@ -1339,7 +1457,12 @@ class ZendeskApi:
         keys = _Keys(view, range(len(view)))
         # Data isn't provided for the most recent minute; and no ticket here is an AI agent's.
         served = 0 if scope == "ai_agent" else bisect.bisect_right(keys, (now - RECENT_SECONDS, math.inf))
-        sideloads = _sideloads(query) if resource == "tickets" else set()
+        if resource == "tickets":
+            sideloads = _sideloads(query, SIDELOADS)
+        elif resource == "ticket_events":
+            sideloads = _sideloads(query, (COMMENT_EVENTS,))
+        else:
+            sideloads = set()
         return _ExportRequest(view, keys, served, per_page, tag, position, sideloads)
 
     def _export_page(self, resource: str, view: _View, positions: range, sideloads: set[str]) -> dict[str, list]:
@@ -1349,6 +1472,9 @@ class ZendeskApi:
             # A ticket's events are made together: a page makes each of its tickets once.
             made: dict[int, tuple[_TicketPlan, list[_MetricEvent]]] = {}
             return {resource: [self._metric_event(view.handles[i], made) for i in positions]}
+        if resource == "ticket_events":
+            tickets: dict[int, tuple[_TicketPlan, Person]] = {}
+            return {resource: [self._ticket_event(view.handles[i], sideloads, tickets) for i in positions]}
         sideloaded = "metric_sets" in sideloads
         versions = [self._ticket_at(view.handles[i], view.moment, ticket=True, metric=sideloaded) for i in positions]
         page: dict[str, list] = {"tickets": [v.ticket for v in versions]}
@@ -1441,7 +1567,14 @@ class ZendeskApi:
 
     def spoil_record(self, body: Any) -> None:
         for name in (*RESOURCES, *SIDELOADS, "deleted_tickets"):
-            spoil_first(body, name, "id")
+            if name != "ticket_events":
+                spoil_first(body, name, "id")
+        # A ticket event's records are its children: the first one that has a comment loses the comment's id.
+        events = body.get("ticket_events") if isinstance(body, dict) else None
+        for event in events or []:
+            if event["child_events"][0].get("event_type") in ("Comment", "VoiceComment"):
+                spoil_first(event, "child_events", "id")
+                return
 
 
 class _ExportRequest(NamedTuple):
@@ -1467,8 +1600,8 @@ def _kept(query: Query, names: Iterable[str]) -> dict[str, str]:
     return {name: first(query, name) or "" for name in names if name in query}
 
 
-def _sideloads(query: Query) -> set[str]:
-    return {name.strip() for value in query.get("include", []) for name in value.split(",")} & set(SIDELOADS)
+def _sideloads(query: Query, known: Iterable[str]) -> set[str]:
+    return {name.strip() for value in query.get("include", []) for name in value.split(",")} & set(known)
 
 
 def _fold(state: _State, at: int, kind: str, assignee: int) -> None:

@@ -243,7 +243,7 @@ class OnePage(Source):
 def shaped_for_every_connector(key: str, at) -> Record:
     """A record every catalogued stream can key and date: each connector's field names at once."""
     return {"id": key, "token": key, "_key": key, "updated_at": at, "updatedAt": at, "submitted_at": at,
-            "createdAt": at, "_updated_at": at, "time": at}
+            "createdAt": at, "created_at": at, "_updated_at": at, "time": at}
 
 
 CATALOGUED = [(source, stream) for source in runner.SOURCES for stream in runner.streams_of(source)]
