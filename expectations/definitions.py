@@ -16,6 +16,7 @@ import great_expectations.expectations as gxe
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 CRITICAL, WARNING = "critical", "warning"
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 EMAIL = r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"
 # Below this share of well-formed addresses the export is broken, not a customer's typo.
 EMAIL_MOSTLY = 0.9
@@ -72,6 +73,11 @@ KNOWN_FIELDS["zendesk_ticket_metric_events"] = ["deleted", "group_sla", "id", "i
 KNOWN_FIELDS["zendesk_ticket_comments"] = [
     "_event_id", "_event_timestamp", "attachments", "audit_id", "author_id", "body", "created_at", "event_type",
     "html_body", "id", "metadata", "plain_body", "public", "ticket_id", "type", "via", "via_reference_id"]
+KNOWN_FIELDS["zendesk_schedules"] = ["created_at", "id", "intervals", "name", "time_zone", "updated_at"]
+# A holiday as served, with what the connector adds: its schedule and its change time.
+KNOWN_FIELDS["zendesk_schedule_holidays"] = ["_updated_at", "end_date", "id", "name", "schedule_id", "start_date"]
+KNOWN_FIELDS["zendesk_time_zones"] = ["_updated_at", "formatted_offset", "iana_name", "name", "offset",
+                                      "translated_name"]
 COMMENT_EVENT_TYPES = ["Comment", "VoiceComment"]
 METRIC_EVENT_METRICS = ["agent_work_time", "pausable_update_time", "periodic_update_time", "reply_time",
                         "requester_wait_time", "resolution_time", "group_ownership_time"]
@@ -251,6 +257,31 @@ def zendesk_ticket_metric_events() -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeInSet(column="type", value_set=METRIC_EVENT_TYPES, severity=CRITICAL))
 
 
+def zendesk_schedules() -> gx.ExpectationSuite:
+    # A schedule without its zone or with an interval outside the week cannot count business minutes.
+    return _raw_suite("zendesk_schedules",
+        *_keyed(), *_timestamp("updated_at", "updated_at_ts"),
+        _ordered("created_at_ts", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="time_zone", severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="intervals_type", value_set=["array"], severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="intervals_outside_the_week", max_value=0, severity=CRITICAL))
+
+
+def zendesk_schedule_holidays() -> gx.ExpectationSuite:
+    return _raw_suite("zendesk_schedule_holidays",
+        *_keyed(), *_timestamp("_updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="schedule_id", severity=CRITICAL),
+        gxe.ExpectColumnValuesToMatchRegex(column="start_date", regex=ISO_DATE, severity=CRITICAL),
+        gxe.ExpectColumnValuesToMatchRegex(column="end_date", regex=ISO_DATE, severity=CRITICAL),
+        _ordered("start_date_d", "end_date_d"))
+
+
+def zendesk_time_zones() -> gx.ExpectationSuite:
+    return _raw_suite("zendesk_time_zones",
+        *_keyed(), *_timestamp("_updated_at", "updated_at_ts"),
+        gxe.ExpectColumnValuesToNotBeNull(column="iana_name", severity=CRITICAL))
+
+
 def zendesk_ticket_comments() -> gx.ExpectationSuite:
     # Time-based pages serve their last second again: a repeat is no reason to quarantine. A
     # comment with no author is still a comment, but no one's verbatim: reported, not quarantined.
@@ -349,7 +380,8 @@ RAW_SUITES = {suite.__name__: suite for suite in (
     typeform_responses, hubspot_contacts, hubspot_companies, hubspot_deals, hubspot_deal_pipelines, hubspot_owners,
     hubspot_line_items, hubspot_products, zendesk_tickets, zendesk_users,
     zendesk_ticket_metrics, zendesk_satisfaction_ratings, zendesk_sla_policies, zendesk_ticket_metric_events,
-    zendesk_ticket_comments, trustpilot_reviews, files_records)}
+    zendesk_ticket_comments, zendesk_schedules, zendesk_schedule_holidays, zendesk_time_zones, trustpilot_reviews,
+    files_records)}
 # Suite name -> the mart table it checks.
 MART_SUITES = {suite.__name__: suite for suite in (
     mart_kpi_nps_daily, mart_kpi_csat_daily, mart_kpi_ces_daily, mart_kpi_reviews_daily, mart_kpi_support_daily,

@@ -15,7 +15,6 @@ from typing import Any
 from followups.outbox import Intent
 from followups.settings import FollowupSettings
 from ingest import zendesk
-from ingest.connections import get_connection
 from ingest.http import HttpClient, SourceHTTPError
 
 STREAM = "followups"
@@ -69,12 +68,3 @@ def from_connection(conn: Any) -> tuple[ZendeskDesk, FollowupSettings | None]:
     """The help desk of connection cxloop_zendesk and the follow-ups its extra asks for."""
     source = zendesk.from_connection(conn)
     return ZendeskDesk(source.client), FollowupSettings.from_extra(dict(conn.extra_dejson or {}), zendesk.CONN_ID)
-
-
-def configured() -> tuple[ZendeskDesk, FollowupSettings] | None:
-    """The configured help desk and settings, or None when no follow-ups are asked for."""
-    conn = get_connection(zendesk.CONN_ID)
-    if conn is None:
-        return None
-    desk, settings = from_connection(conn)
-    return (desk, settings) if settings is not None else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 SOURCE_STREAMS: dict[str, tuple[str, ...]] = {
     "hubspot": ("contacts", "companies", "deals", "deal_pipelines", "owners", "line_items", "products"),
     "zendesk": ("tickets", "users", "ticket_metrics", "satisfaction_ratings", "sla_policies",
-                "ticket_metric_events", "ticket_comments"),
+                "ticket_metric_events", "ticket_comments", "schedules", "schedule_holidays", "time_zones"),
     "trustpilot": ("reviews",),
     "typeform": ("responses",),
     "files": ("records",),

@@ -1,5 +1,5 @@
-"""Zendesk Support: tickets, users, ticket metrics, satisfaction (CSAT) ratings, SLA policies, metric events
-and ticket comments.
+"""Zendesk Support: tickets, users, ticket metrics, satisfaction (CSAT) ratings, SLA policies, metric events,
+ticket comments, and the business-hours schedules, holidays and time zones.
 
 Protocol (docs/api-protocols.md §2), the facts this module relies on:
 - Base URL `https://{subdomain}.zendesk.com/api/v2`; an API token authenticates as HTTP Basic
@@ -42,6 +42,12 @@ Protocol (docs/api-protocols.md §2), the facts this module relies on:
   soft-deleted tickets of the last 30 days that are not yet scrubbed, `{id, subject, actor,
   deleted_at, previous_state}`, in the cursor envelope above, `sort_by`/`sort_order`; 10 requests
   a minute.
+- `schedules`, `schedule_holidays`, `time_zones` (§2.3c): `GET business_hours/schedules` (admins,
+  `{schedules[]}`, unpaginated as far as known: `id, name, time_zone` (a Zendesk name),
+  `intervals[{start_time, end_time}]` in minutes since Sunday 00:00 in that zone, `created_at,
+  updated_at`); per schedule `GET business_hours/schedules/{id}/holidays?start_date=&end_date=`
+  (admins, `{holidays[{id, name, start_date, end_date}]}`, inclusive dates); and `GET time_zones`
+  (`{time_zones[{translated_name, name, offset, formatted_offset, iana_name}]}`).
 
 Choices, and why:
 - Where a run starts. The export restarts from the window's start rather than from a saved
@@ -86,6 +92,13 @@ Choices, and why:
   connection's host. Comments of a ticket deleted at the source are not tombstoned here: the
   export does not say so; staging drops them (stg_zendesk__ticket_comments).
 
+- Reference lists (schedules, their holidays, time zones). A few records, read whole every run
+  (full refresh): a record the account no longer serves gets a tombstone, so a removed schedule
+  leaves. Holidays and time zones carry no change time, so the run stamps `_updated_at` on a record
+  whose content differs from the version landed (or is new) and keeps the landed stamp on an
+  unchanged one, which then lands as no change. Holidays are read from the history start (else a
+  year back) to a year ahead of the run, each with its `schedule_id`.
+
 Connection `cxloop_zendesk`: host = `https://<subdomain>.zendesk.com`, login = the agent's email,
 password = API token, extra = `{"start_date": ..., "retry": {...}}`. The host is checked before
 use: a scheme-less host gets https://, and one with a user, a query, a fragment or a path other
@@ -96,12 +109,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import takewhile
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
+
+from ingest import schema
 from ingest.connections import base_url, source_connection
 from ingest.http import HttpClient, SourceHTTPError
 from ingest.streams import Record, RecordError, Source, Stream, Window, parse_timestamp, tombstone
@@ -143,7 +159,17 @@ STREAMS = (
            lookback=EXPORT_LOOKBACK),
     Stream(source=SOURCE, name="ticket_comments", key=_id, updated_at=lambda r: r["created_at"],
            lookback=EXPORT_LOOKBACK),
+    Stream(source=SOURCE, name="schedules", key=_id, updated_at=_updated_at),
+    Stream(source=SOURCE, name="schedule_holidays", key=lambda r: f"{r['schedule_id']}:{r['id']}",
+           updated_at=lambda r: r[STAMP]),
+    Stream(source=SOURCE, name="time_zones", key=lambda r: r["name"], updated_at=lambda r: r[STAMP]),
 )
+# Streams read whole every run, and the fields of their natural key (for a tombstone).
+FULL_REFRESH = {"schedules": ("id",), "schedule_holidays": ("schedule_id", "id"), "time_zones": ("name",)}
+# Set by the connector on records the API serves with no change time.
+STAMP = "_updated_at"
+HOLIDAYS_AHEAD = timedelta(days=365)
+HOLIDAYS_BEHIND = timedelta(days=365)
 
 
 def _utc_now() -> datetime:
@@ -154,12 +180,24 @@ def _utc_now() -> datetime:
 class ZendeskSource(Source):
     client: HttpClient
     history_start: datetime | None = None
-    # The wall clock, only to keep start_time out of the minute Zendesk refuses; never for windows.
+    # The wall clock, to keep start_time out of the minute Zendesk refuses, to stamp reference lists'
+    # changes and to bound the holidays read; never for windows.
     clock: Callable[[], datetime] = _utc_now
     name: str = SOURCE
     streams: tuple[Stream, ...] = STREAMS
+    # A full-refresh stream's live records in the warehouse by key, read by before_read; None when not read.
+    _landed: dict[str, Record] | None = field(default=None, init=False, repr=False)
+
+    def before_read(self, conn: psycopg.Connection, stream: Stream) -> None:
+        self._landed = None
+        if stream.name in FULL_REFRESH:
+            schema.ensure_raw_table(conn, stream.table)
+            self._landed = dict(conn.execute(
+                f"select record_key, record from raw.{stream.table} where not record ? '_deleted_at'").fetchall())
 
     def read(self, stream: Stream, window: Window) -> Iterator[list[Record]]:
+        if stream.name in FULL_REFRESH:
+            return self._full_refresh(stream)
         if stream.name == "tickets":
             return self._tickets(window)
         if stream.name == "users":
@@ -218,18 +256,68 @@ class ZendeskSource(Source):
                 return
 
     def _sla_policies(self) -> Iterator[list[Record]]:
-        path: str = "slas/policies"
+        return self._listed("slas/policies", "sla_policies", "sla_policies")
+
+    def _listed(self, path: str, array: str, stream: str, params: dict[str, Any] | None = None
+                ) -> Iterator[list[Record]]:
+        """A short list read whole, following a `next_page` on the account's own host (unconfirmed that one comes)."""
+        first_path = path
         while True:
-            body = self._get(path, {}, "sla_policies")
-            yield _records(body, "sla_policies", "sla_policies")
+            body = self._get(path, (params or {}) if path == first_path else {}, stream)
+            yield _records(body, array, stream)
             next_page = body.get("next_page")
             if not next_page:
                 return
             # The URL comes from the response: credentials go only to the account's own host.
             if not self.client.url(next_page).startswith(self.client.base_url) or next_page == path:
-                raise ValueError("zendesk.sla_policies: next_page is not a new page of this account's "
-                                 "slas/policies; cannot page further")
+                raise ValueError(f"zendesk.{stream}: next_page is not a new page of this account's "
+                                 f"{first_path}; cannot page further")
             path = next_page
+
+    def _full_refresh(self, stream: Stream) -> Iterator[list[Record]]:
+        """Every record the account serves now, stamped where it has no change time; then a tombstone
+        for each landed record it no longer serves."""
+        landed, now = self._landed, _iso(self.clock())
+        served: set[str] = set()
+        for page in self._reference(stream.name):
+            out = []
+            for record in page:
+                if isinstance(record, dict):
+                    try:
+                        key = str(stream.key(record))
+                    except (KeyError, TypeError):
+                        out.append(record)  # the loader rejects it, naming why
+                        continue
+                    served.add(key)
+                    if stream.name != "schedules":
+                        record = _stamped(record, (landed or {}).get(key), now)
+                out.append(record)
+            yield out
+        if landed is not None:
+            gone = sorted(landed.keys() - served)
+            if gone:
+                fields = FULL_REFRESH[stream.name]
+                yield [tombstone({name: landed[key].get(name) for name in fields}, now) for key in gone]
+
+    def _reference(self, name: str) -> Iterator[list[Record]]:
+        if name == "schedules":
+            yield from self._listed("business_hours/schedules", "schedules", name)
+        elif name == "time_zones":
+            yield from self._listed("time_zones", "time_zones", name)
+        else:
+            today = self.clock().date()
+            start = self.history_start.date() if self.history_start else today - HOLIDAYS_BEHIND
+            dates = {"start_date": start.isoformat(), "end_date": (today + HOLIDAYS_AHEAD).isoformat()}
+            for page in self._listed("business_hours/schedules", "schedules", name):
+                for schedule in page:
+                    if not isinstance(schedule, dict) or isinstance(schedule.get("id"), bool) \
+                            or not isinstance(schedule.get("id"), int):
+                        raise ValueError(f"zendesk.{name}: a schedule without an integer id; cannot read its "
+                                         "holidays")
+                    path = f"business_hours/schedules/{schedule['id']}/holidays"
+                    for holidays in self._listed(path, "holidays", name, dates):
+                        yield [{**holiday, "schedule_id": schedule["id"]} if isinstance(holiday, dict) else holiday
+                               for holiday in holidays]
 
     def _metric_events(self, window: Window) -> Iterator[list[Record]]:
         stream, start = "ticket_metric_events", self.start_time(window)
@@ -310,6 +398,17 @@ class ZendeskSource(Source):
                                       f"need an admin's API token; check the login of connection {CONN_ID}",
                                       status=403) from None
             raise
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stamped(record: Record, landed: Record | None, now: str) -> Record:
+    """`record` with its change time: the landed version's when nothing else differs, else now."""
+    if landed is not None and STAMP in landed and {k: v for k, v in landed.items() if k != STAMP} == record:
+        return {**record, STAMP: landed[STAMP]}
+    return {**record, STAMP: now}
 
 
 def _is_deleted(ticket: Any) -> bool:

@@ -75,6 +75,27 @@ Endpoints, as documented (each with or without `.json`):
   Comments are drawn from streams of their own, so nothing else the simulator serves changed
   when they were added. A deleted ticket's audits are still served (unconfirmed, as its metric
   events), and none marks the deletion.
+- `GET /api/v2/business_hours/schedules[.json]` (admins): `{schedules[]}`, the account's two
+  schedules (SCHEDULES), `{id, name, time_zone, intervals[{start_time, end_time}], created_at,
+  updated_at}`, intervals in minutes since Sunday 00:00 in the schedule's zone (a Zendesk name).
+  The first is the one business_minutes counts in. `GET .../schedules/{id}/holidays[.json]`
+  (admins): `{holidays[{id, name, start_date, end_date}]}` overlapping `start_date`/`end_date`
+  (inclusive; either may be left out), 404 for an unknown schedule. `GET /api/v2/time_zones[.json]`:
+  `{time_zones[{translated_name, name, offset, formatted_offset, iana_name}], next_page,
+  previous_page, count}` for the zones of ZONE_NAMES, offsets as of `as_of`, by offset then name.
+- `POST /api/v2/tickets[.json]` (agents too): `{ticket: {subject, comment{body, public},
+  requester_id | requester{email, name}, external_id, tags[], priority, type, group_id}}` -> 201
+  `{ticket, audit}` with `Location`. A requester email no user has (compared trimmed and
+  lower-cased) creates an end-user; an unknown requester_id, a blank comment or a priority, type
+  or group the account lacks is 422 `{error: "RecordInvalid", description, details}`. With an
+  `Idempotency-Key`, the same key and body within two hours (by `clock`) answers the first reply
+  again with `x-idempotency-lookup: hit`, another body 400 `IdempotentRequestError`; else `miss`.
+  `GET /api/v2/tickets[.json]?external_id=`: `{tickets[], next_page, previous_page, count}` of the
+  created tickets with that external id, as they are at `as_of` (no lag); 400 without it.
+  A created ticket is made at `as_of`, takes the next ticket id, and joins both ticket exports (its
+  metric set sideloaded) after its lag, as a new requester joins the user export; nothing happens
+  to it until `work_ticket` says when an agent answers and solves it. It has no audits, metric
+  events or rating, and is not in the ticket metrics list.
 - Optionally (`incremental_per_minute`), the incremental endpoints allow that many requests per
   `rate_window_seconds` and answer 429 with `Retry-After`, `X-Rate-Limit` and
   `X-Rate-Limit-Remaining`; off by default. `deleted_tickets_per_minute` does the same for the
@@ -134,6 +155,7 @@ import base64
 import binascii
 import bisect
 import html
+import json
 import math
 import re
 import threading
@@ -142,12 +164,13 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from itertools import accumulate
 from random import Random
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -238,6 +261,10 @@ _TICKET_EVENTS_PATH = re.compile(r"^/api/v2/incremental/ticket_events(?:\.json)?
 _SLA_POLICIES_PATH = re.compile(r"^/api/v2/slas/policies(?:\.json)?$")
 _LIST_PATH = re.compile(r"^/api/v2/(?P<resource>ticket_metrics|satisfaction_ratings)(?:\.json)?$")
 _DELETED_TICKETS_PATH = re.compile(r"^/api/v2/deleted_tickets(?:\.json)?$")
+_TICKETS_PATH = re.compile(r"^/api/v2/tickets(?:\.json)?$")
+_SCHEDULES_PATH = re.compile(r"^/api/v2/business_hours/schedules(?:\.json)?$")
+_HOLIDAYS_PATH = re.compile(r"^/api/v2/business_hours/schedules/(?P<schedule>\d+)/holidays(?:\.json)?$")
+_TIME_ZONES_PATH = re.compile(r"^/api/v2/time_zones(?:\.json)?$")
 _CLAUSE = re.compile(r"[,，،.。]")
 # Sort keys packed into one int, (time, handle) -> time * _SPAN + handle, sort fastest as plain ints.
 _SPAN = 1 << 32
@@ -307,6 +334,36 @@ def add_business_seconds_array(start: np.ndarray, seconds: np.ndarray) -> np.nda
     within = target - business_day * _BUSINESS_DAY
     calendar_day = business_day // 5 * 7 + business_day % 5 - _TO_MONDAY
     return calendar_day * 86400 + _OPENS + within
+
+
+# The account's business-hours schedules, intervals in minutes since Sunday 00:00 in the schedule's
+# zone. The first is the one every business minute here is counted in (business_minutes and its
+# kin): Monday to Friday, _OPENS for _BUSINESS_DAY, in UTC. The second, in another zone, is served
+# and used by no ticket.
+_MONDAY_TO_FRIDAY = range(1, 6)
+SCHEDULES = (
+    {"id": 360_000_101, "name": "Support", "time_zone": "UTC",
+     "intervals": tuple((day * 1440 + _OPENS // 60, day * 1440 + (_OPENS + _BUSINESS_DAY) // 60)
+                        for day in _MONDAY_TO_FRIDAY)},
+    {"id": 360_000_102, "name": "Americas", "time_zone": "Pacific Time (US & Canada)",
+     "intervals": tuple((day * 1440 + 8 * 60, day * 1440 + 18 * 60) for day in _MONDAY_TO_FRIDAY)},
+)
+# Each schedule's holidays: (id, name, days before the company's period starts, days it lasts).
+# All fall before the period, so no ticket's time crosses one and business_minutes need not skip them.
+HOLIDAYS = {
+    360_000_101: ((370_000_001, "Founders' Day", 45, 1), (370_000_002, "Winter break", 20, 2)),
+    360_000_102: ((370_000_003, "Founders' Day", 45, 1),),
+}
+# Zendesk's (Rails) names of the zones its schedules and users use, with the IANA zone of each.
+ZONE_NAMES = {"UTC": "Etc/UTC", "London": "Europe/London", "Paris": "Europe/Paris", "Warsaw": "Europe/Warsaw",
+              "Tehran": "Asia/Tehran", "Beijing": "Asia/Shanghai",
+              "Pacific Time (US & Canada)": "America/Los_Angeles",
+              "Eastern Time (US & Canada)": "America/New_York"}
+# How long Zendesk remembers an Idempotency-Key, and the longest key it takes.
+IDEMPOTENCY_RETENTION = timedelta(hours=2)
+IDEMPOTENCY_KEY_MAX = 255
+# Ids of what the Tickets API creates beside the generated company: users and ticket audits.
+FIRST_CREATED_AUDIT_ID = 800_000_000_001
 
 
 # The account's SLA policies, first match by position; targets in minutes.
@@ -1007,6 +1064,21 @@ class _Versions(NamedTuple):
     rating: dict | None
 
 
+@dataclass
+class _Created:
+    """A ticket created through the Tickets API, and what agents did to it since (`work_ticket`)."""
+
+    ticket_id: int
+    created: int
+    lag: int  # seconds from each change to its visibility in the exports
+    assignee: int  # who answers it
+    base: dict  # the record's fields that no event changes
+    events: list[tuple[int, str]] = field(default_factory=list)
+
+    def timeline(self) -> list[tuple[int, str]]:
+        return [(self.created, "created"), *self.events]
+
+
 class ZendeskApi:
     name = "zendesk"
 
@@ -1037,6 +1109,12 @@ class ZendeskApi:
         self._building = threading.Lock()
         self._index: _Index | None = None
         self._views: dict[tuple[str, int], _View] = {}
+        # What the Tickets API created: tickets and end-users, in creation order, and the
+        # Idempotency-Keys it remembers (key -> the request's body, when, the first answer).
+        self._created: list[_Created] = []
+        self._created_users: list[dict] = []
+        self._idempotent: dict[str, tuple[str, float, Reply]] = {}
+        self._user_emails: dict[str, int] | None = None
 
     # -- dataset ----------------------------------------------------------------------------
 
@@ -1067,6 +1145,30 @@ class ZendeskApi:
         moment = _epoch(as_of or self.as_of)
         # Without its deleted tickets, the tickets export is a view of its own, cached beside the other.
         name = "tickets without deleted" if resource == "tickets" and exclude_deleted else resource
+        return self._with_created(name, self._generated_view(name, moment))
+
+    def _with_created(self, name: str, view: _View) -> _View:
+        """`view` with the tickets or users the Tickets API created that are visible at its moment."""
+        index = self._index_built()
+        if name in ("tickets", "tickets without deleted"):
+            extra = []
+            for k, ticket in enumerate(self._created):
+                generated = [at + ticket.lag for at, _kind in ticket.timeline() if at + ticket.lag < view.moment]
+                if generated:
+                    extra.append((generated[-1], ticket.ticket_id, index.tickets + k))
+        elif name == "users":
+            extra = [(user["_created"], user["id"], self.company.customers + k)
+                     for k, user in enumerate(self._created_users) if user["_created"] < view.moment]
+        else:
+            return view
+        if not extra:
+            return view
+        assert view.tails is not None
+        rows = sorted([*zip(view.heads, view.tails, view.handles, strict=True), *extra])
+        return _View(view.moment, array("q", (row[0] for row in rows)), array("q", (row[1] for row in rows)),
+                     array("q", (row[2] for row in rows)))
+
+    def _generated_view(self, name: str, moment: int) -> _View:
         cached = self._views.get((name, moment))
         if cached is not None:
             return cached
@@ -1194,6 +1296,9 @@ class ZendeskApi:
 
     def _user_at(self, index: int, moment: int) -> dict:
         company = self.company
+        if index >= company.customers:
+            return {key: value for key, value in self._created_users[index - company.customers].items()
+                    if key != "_created"}
         person = company.person(index)
         plan = _plan_user(company, index, _epoch(company.end))
         created = plan.created
@@ -1228,7 +1333,11 @@ class ZendeskApi:
         Rebuilt by folding the ticket's events up to the last one shown; the metric set and the
         rating are the state after their own last event shown.
         """
-        plan = self._index_built().ticket(j)
+        index = self._index_built()
+        if j >= index.tickets:
+            created = self._created_version(j - index.tickets, moment, lagged=True, metric=metric)
+            return _Versions(created.ticket if ticket else None, created.metric, None)
+        plan = index.ticket(j)
         shown = [i for i, event in enumerate(plan.events) if event.generated < moment]
         if not shown:
             return _Versions(None, None, None)
@@ -1356,7 +1465,220 @@ class ZendeskApi:
             return self._list(match["resource"], query, base_url + path)
         if method == "GET" and _DELETED_TICKETS_PATH.match(path):
             return self._deleted_tickets(query, base_url + path)
+        if _TICKETS_PATH.match(path) and method in ("GET", "POST"):
+            if method == "POST":
+                return self._create_ticket(lowered.get("idempotency-key"), body, base_url)
+            return self._tickets_by_external_id(query)
+        if method == "GET" and _SCHEDULES_PATH.match(path):
+            return Reply(200, {"schedules": self.schedules()}) if admin else _forbidden()
+        if method == "GET" and (match := _HOLIDAYS_PATH.match(path)):
+            return self._holidays(int(match["schedule"]), query) if admin else _forbidden()
+        if method == "GET" and _TIME_ZONES_PATH.match(path):
+            zones = self.time_zones()
+            return Reply(200, {"time_zones": zones, "next_page": None, "previous_page": None, "count": len(zones)})
         return _error(404, "InvalidEndpoint", "Not found")
+
+    # -- business hours and time zones -----------------------------------------------------
+
+    def schedules(self) -> list[dict]:
+        """The account's business-hours schedules, as `GET business_hours/schedules` serves them."""
+        start = _epoch(self.company.start)
+        # Set up well before the company's period, and last changed before it too.
+        return [{"id": schedule["id"], "name": schedule["name"], "time_zone": schedule["time_zone"],
+                 "intervals": [{"start_time": a, "end_time": b} for a, b in schedule["intervals"]],
+                 "created_at": _at(start - (500 - 10 * n) * 86400), "updated_at": _at(start - (60 + n) * 86400)}
+                for n, schedule in enumerate(SCHEDULES)]
+
+    def holidays(self, schedule_id: int, start_date: date | None = None, end_date: date | None = None
+                 ) -> list[dict]:
+        """The schedule's holidays that overlap [start_date, end_date] (inclusive; None: unbounded)."""
+        first_day = self.company.start.date()
+        found = []
+        for holiday_id, name, before, days in HOLIDAYS.get(schedule_id, ()):
+            begins = first_day - timedelta(days=before)
+            ends = begins + timedelta(days=days - 1)
+            if (start_date is None or ends >= start_date) and (end_date is None or begins <= end_date):
+                found.append({"id": holiday_id, "name": name, "start_date": begins.isoformat(),
+                              "end_date": ends.isoformat()})
+        return found
+
+    def time_zones(self) -> list[dict]:
+        """Zendesk's zones this account uses, with their offsets at `as_of`, by offset then name."""
+        zones = []
+        for name, iana in ZONE_NAMES.items():
+            offset = self.as_of.astimezone(ZoneInfo(iana)).utcoffset()
+            minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+            hours, rest = divmod(abs(minutes), 60)
+            zones.append({"translated_name": name, "name": name, "offset": minutes,
+                          "formatted_offset": f"GMT{'-' if minutes < 0 else '+'}{hours:02d}:{rest:02d}",
+                          "iana_name": iana})
+        return sorted(zones, key=lambda zone: (zone["offset"], zone["name"]))
+
+    def _holidays(self, schedule_id: int, query: Query) -> Reply:
+        if schedule_id not in {schedule["id"] for schedule in SCHEDULES}:
+            return _error(404, "RecordNotFound", "Not found")
+        bounds: dict[str, date | None] = {}
+        for name in ("start_date", "end_date"):
+            value = first(query, name)
+            try:
+                bounds[name] = date.fromisoformat(value) if value is not None else None
+            except ValueError:
+                return _error(400, "InvalidValue", f"{name} must be a date, YYYY-MM-DD")
+        return Reply(200, {"holidays": self.holidays(schedule_id, bounds["start_date"], bounds["end_date"])})
+
+    # -- creating tickets --------------------------------------------------------------------
+
+    def created_tickets(self) -> list[dict]:
+        """Every ticket the Tickets API created, as it is at `as_of`, by id."""
+        moment = _epoch(self.as_of)
+        versions = (self._created_version(k, moment, lagged=False).ticket for k in range(len(self._created)))
+        return [ticket for ticket in versions if ticket is not None]
+
+    def work_ticket(self, ticket_id: int, reply_after_minutes: int, solve_after_minutes: int | None = None) -> None:
+        """An agent answers created ticket `ticket_id` `reply_after_minutes` after its creation (calendar
+        minutes) and solves it `solve_after_minutes` after it (None: it stays open). It replaces what
+        an earlier call decided; each change shows in the exports after the ticket's lag."""
+        ticket = next((t for t in self._created if t.ticket_id == ticket_id), None)
+        if ticket is None:
+            raise KeyError(f"zendesk simulator: no created ticket {ticket_id}")
+        if reply_after_minutes <= 0 or (solve_after_minutes is not None and solve_after_minutes <= reply_after_minutes):
+            raise ValueError("a reply comes after the creation, and a solve after the reply")
+        events = [(ticket.created + reply_after_minutes * 60, "replied")]
+        if solve_after_minutes is not None:
+            events.append((ticket.created + solve_after_minutes * 60, "solved"))
+        ticket.events = events
+
+    def _create_ticket(self, key: str | None, body: bytes, base_url: str) -> Reply:
+        """`POST tickets`: a new ticket, or with an Idempotency-Key seen within its retention the first answer."""
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            return _error(400, "InvalidJSON", "The request body is not valid JSON")
+        canonical = json.dumps(payload, sort_keys=True)
+        if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+            return _error(400, "InvalidValue", f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} characters")
+        with self._lock:
+            now = self._clock()
+            remembered = self._idempotent.get(key) if key is not None else None
+            if remembered is not None and now - remembered[1] < IDEMPOTENCY_RETENTION.total_seconds():
+                if remembered[0] != canonical:
+                    return _error(400, "IdempotentRequestError",
+                                  "Request parameters do not match the original request for this Idempotency-Key")
+                answer = remembered[2]
+                return Reply(answer.status, answer.body, {**answer.headers, "x-idempotency-lookup": "hit"})
+            reply = self._new_ticket(payload, base_url)
+            if key is not None:
+                reply.headers["x-idempotency-lookup"] = "miss"
+                if reply.status == 201:
+                    self._idempotent[key] = (canonical, now, reply)
+            return reply
+
+    def _new_ticket(self, payload: Any, base_url: str) -> Reply:
+        ticket = payload.get("ticket") if isinstance(payload, dict) else None
+        if not isinstance(ticket, dict):
+            return _invalid("ticket", "Ticket: is required")
+        comment = ticket.get("comment")
+        text = comment.get("body") if isinstance(comment, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return _invalid("description", "Description: cannot be blank")
+        for name, allowed in (("priority", PRIORITIES), ("type", TICKET_TYPES), ("group_id", GROUP_IDS)):
+            if ticket.get(name) is not None and ticket[name] not in allowed:
+                return _invalid(name, f"{name}: {ticket[name]!r} is not valid")
+        tags = ticket.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            return _invalid("tags", "Tags: must be a list of strings")
+        requester = self._requester(ticket)
+        if isinstance(requester, Reply):
+            return requester
+        index = self._index_built()
+        offset = index.tickets + len(self._created)
+        ticket_id, created = FIRST_TICKET_ID + offset, _epoch(self.as_of)
+        public = comment.get("public", True) is not False
+        subject = ticket.get("subject") or text.strip().splitlines()[0][:80]
+        base = {
+            "id": ticket_id, "url": f"{ACCOUNT_URL}/api/v2/tickets/{ticket_id}.json",
+            "external_id": ticket.get("external_id"), "type": ticket.get("type"), "subject": subject,
+            "raw_subject": subject, "description": text, "priority": ticket.get("priority"),
+            "recipient": None, "requester_id": requester, "submitter_id": requester, "organization_id": None,
+            "group_id": ticket.get("group_id"), "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [],
+            "problem_id": None, "has_incidents": False, "is_public": public, "due_at": None,
+            "tags": list(dict.fromkeys(tag.strip().lower() for tag in tags)), "custom_fields": [],
+            "sharing_agreement_ids": [], "brand_id": 1,
+            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": _at(created)}
+        lag = self.company.rng("zendesk", "created ticket", ticket_id).choice(_LAGS)
+        self._created.append(_Created(ticket_id, created, lag, AGENT_IDS[offset % len(AGENT_IDS)], base))
+        record = self._created_version(len(self._created) - 1, created, lagged=False).ticket
+        audit_id = FIRST_CREATED_AUDIT_ID + len(self._created) - 1
+        audit = {"id": audit_id, "ticket_id": ticket_id, "created_at": _at(created), "author_id": requester,
+                 "events": [{"id": audit_id + 1, "type": "Comment", "author_id": requester, "body": text,
+                             "public": public}]}
+        return Reply(201, {"ticket": record, "audit": audit},
+                     {"Location": f"{base_url}/api/v2/tickets/{ticket_id}.json"})
+
+    def _requester(self, ticket: dict) -> int | Reply:
+        """The requester's user id: an existing user's, or a new end-user's for an email no user has."""
+        company = self.company
+        first_id = company.zendesk_user_id(company.person(0))
+        if ticket.get("requester_id") is not None:
+            wanted = ticket["requester_id"]
+            created = {user["id"] for user in self._created_users}
+            if isinstance(wanted, int) and (first_id <= wanted < first_id + company.customers or wanted in created):
+                return wanted
+            return _invalid("requester", f"Requester: {wanted!r} is not a user of this account")
+        requester = ticket.get("requester")
+        email = requester.get("email") if isinstance(requester, dict) else None
+        if not isinstance(email, str) or "@" not in email:
+            return _invalid("requester", "Requester: cannot be blank")
+        known = self._users_by_email()
+        found = known.get(email.strip().lower())
+        if found is not None:
+            return found
+        user_id = first_id + company.customers + len(self._created_users)
+        at = _epoch(self.as_of)
+        name = requester.get("name") or email.split("@")[0]
+        self._created_users.append({
+            "id": user_id, "url": f"{ACCOUNT_URL}/api/v2/users/{user_id}.json", "name": name,
+            "email": email.strip(), "phone": None, "role": "end-user", "locale": "en", "time_zone": "UTC",
+            "organization_id": None, "external_id": None, "tags": [], "user_fields": {}, "active": True,
+            "suspended": False, "shared": False, "created_at": _at(at), "verified": False, "updated_at": _at(at),
+            "last_login_at": None, "_created": at})
+        known[email.strip().lower()] = user_id
+        return user_id
+
+    def _users_by_email(self) -> dict[str, int]:
+        # Built on the first creation by email: one pass over the company's people.
+        if self._user_emails is None:
+            company = self.company
+            self._user_emails = {company.spelled_email(person, "zendesk").strip().lower():
+                                 company.zendesk_user_id(person) for person in company.people()}
+        return self._user_emails
+
+    def _created_version(self, k: int, moment: int, *, lagged: bool, metric: bool = False) -> _Versions:
+        """Created ticket `k` as the exports show it at `moment` (`lagged`), or as the API holds it then."""
+        ticket = self._created[k]
+        shown = [(at, kind) for at, kind in ticket.timeline() if (at + ticket.lag < moment if lagged else at <= moment)]
+        if not shown:
+            return _Versions(None, None, None)
+        state = _State(status_since=ticket.created, requester_updated_at=ticket.created,
+                       latest_comment_at=ticket.created)
+        for at, kind in shown:
+            _fold(state, at, kind, ticket.assignee)
+        at = shown[-1][0]
+        metric_set = None
+        if metric:
+            metric_id = FIRST_METRIC_ID + ticket.ticket_id - FIRST_TICKET_ID
+            base = {"id": metric_id, "ticket_id": ticket.ticket_id, "created_at": _at(ticket.created),
+                    "url": f"{ACCOUNT_URL}/api/v2/ticket_metrics/{metric_id}.json"}
+            metric_set = _metric_version(base, state, ticket.created, at)
+        return _Versions(_ticket_version(ticket.base, state, at, at + ticket.lag), metric_set, None)
+
+    def _tickets_by_external_id(self, query: Query) -> Reply:
+        external_id = first(query, "external_id")
+        if external_id is None:
+            return _error(400, "InvalidValue", "this simulator lists tickets by external_id only")
+        tickets = [ticket for ticket in self.created_tickets() if ticket["external_id"] == external_id]
+        return Reply(200, {"tickets": tickets, "next_page": None, "previous_page": None, "count": len(tickets)})
 
     def _export(self, resource: str, query: Query, url: str) -> Reply:
         """One page of the cursor-based export."""
@@ -1791,6 +2113,12 @@ def _offset_page(resource: str, query: Query, url: str, count: int,
 
 def _error(status: int, error: str, description: str) -> Reply:
     return Reply(status, {"error": error, "description": description})
+
+
+def _invalid(field_name: str, description: str) -> Reply:
+    """Zendesk's 422 for a record it will not save, naming the field."""
+    return Reply(422, {"error": "RecordInvalid", "description": "Record validation errors",
+                       "details": {field_name: [{"description": description, "error": "InvalidValue"}]}})
 
 
 def _forbidden() -> Reply:

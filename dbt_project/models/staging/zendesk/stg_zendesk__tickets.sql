@@ -1,4 +1,4 @@
-{{ config(unique_key='ticket_id', pre_hook="{{ drop_deleted('zendesk', 'tickets', 'ticket_id', 'bigint') }}", indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
+{{ config(unique_key='ticket_id', on_schema_change='append_new_columns', pre_hook="{{ drop_deleted('zendesk', 'tickets', 'ticket_id', 'bigint') }}", indexes=[{'columns': ['ticket_id'], 'unique': true}, {'columns': ['requester_id']}, {'columns': ['loaded_at']}]) }}
 -- depends_on: {{ ref('stg_cxloop__deleted_records') }}
 
 with
@@ -18,12 +18,15 @@ renamed as (
         (record ->> 'requester_id')::bigint         as requester_id,
         (record ->> 'organization_id')::bigint      as organization_id,
         (record ->> 'assignee_id')::bigint          as assignee_id,
+        (record ->> 'group_id')::bigint             as group_id,
         record -> 'via' ->> 'channel'               as source_channel,
         record ->> 'status'                         as status,
         record ->> 'type'                           as ticket_type,
         record ->> 'priority'                       as priority,
         record ->> 'subject'                        as subject,
         nullif(trim(record ->> 'description'), '')  as description,
+        -- Set by whoever created the ticket through the API (cxloop's follow-ups: the alert's key).
+        record ->> 'external_id'                    as external_id,
         (record ->> 'created_at')::timestamptz      as created_at,
         (record ->> 'updated_at')::timestamptz      as updated_at,
         _batch_id                                   as batch_id,
