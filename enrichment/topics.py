@@ -6,7 +6,11 @@ The taxonomy is the dbt seed `dbt_project/seeds/topic_taxonomy.csv`, one row per
     delivery,logistics,pl,kurier*
 
 A pattern is a word or a phrase. A trailing `*` on a word matches any ending (`kurier*` matches
-`kuriera`, `kurierem`). Patterns and texts are normalised the same way as the sentiment lexicon
+`kuriera`, `kurierem`). A pattern written with a leading `!` is an exclusion: where it matches,
+its topic is not found in the words it covers (`!in charge` keeps `charge` from finding billing in
+`the manager in charge`), because an ambiguous word is often told apart by its neighbours.
+
+Patterns and texts are normalised the same way as the sentiment lexicon
 (`enrichment.sentiment.normalise`: Polish and French folded to plain letters, one spelling of
 Persian letters and verb prefixes, Chinese full-width forms unified). Latin and Persian patterns
 match whole words; Chinese, written without spaces, matches by substring.
@@ -36,7 +40,7 @@ COLUMNS: tuple[str, ...] = ("topic", "parent_topic", "language", "pattern")
 
 # Part of the version: bump it when the way patterns match changes (tokenising, wildcard rules),
 # so that texts matched under the old rules are re-matched even if the seed did not change.
-MATCHING_RULES = "topics-matcher-1"
+MATCHING_RULES = "topics-matcher-2"  # 2: exclusion patterns ("!in charge")
 
 # Languages written without spaces: patterns match anywhere in the text, not word by word.
 _SUBSTRING_LANGUAGES = frozenset({"zh"})
@@ -46,6 +50,7 @@ _WORD_OR_BREAK = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|[.!?;:…。！？；，,
 _BREAK_TOKENS = frozenset(".!?;:…。！？；，,、؟،\n")
 _MISPLACED_STAR = re.compile(r"\*(?=\S)|(?<!\w)\*")
 _TOPIC_NAME = re.compile(r"[a-z][a-z0-9_]*")
+EXCLUSION = "!"  # a pattern starting with it is an exclusion
 
 
 class TaxonomyError(ValueError):
@@ -75,6 +80,7 @@ class TaxonomyRow:
 class _Pattern:
     topic: str
     words: tuple[str, ...]  # normalised; a word ending in * matches any ending
+    excludes: bool = False  # an exclusion: its words find nothing for its topic
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,8 @@ class _Index:
     by_word: Mapping[str, tuple[_Pattern, ...]]
     by_stem: Mapping[str, tuple[_Pattern, ...]]
     stem_lengths: tuple[int, ...]
-    # Substring languages: topics by term, and the term lengths, longest first.
-    by_term: Mapping[str, tuple[str, ...]]
+    # Substring languages: (topic, is an exclusion) by term, and the term lengths, longest first.
+    by_term: Mapping[str, tuple[tuple[str, bool], ...]]
     term_lengths: tuple[int, ...]
 
 
@@ -159,7 +165,8 @@ def _build(path: Path, lines: Iterable[tuple[int, Mapping[str, str | None]]]) ->
             )
         parents.setdefault(row.topic, parent)
         parent_line.setdefault(row.topic, line)
-        patterns.setdefault(row.language, []).append(_Pattern(row.topic, _pattern_words(row, where)))
+        excludes = row.pattern.startswith(EXCLUSION)
+        patterns.setdefault(row.language, []).append(_Pattern(row.topic, _pattern_words(row, where), excludes))
         rows.append(row)
     if not rows:
         raise TaxonomyError(f"{path}: the taxonomy has no rows; a taxonomy without patterns would find no topic")
@@ -172,7 +179,7 @@ def _build(path: Path, lines: Iterable[tuple[int, Mapping[str, str | None]]]) ->
 
 
 def _pattern_words(row: TaxonomyRow, where: str) -> tuple[str, ...]:
-    normalised = normalise(row.pattern, row.language).strip()
+    normalised = normalise(row.pattern.removeprefix(EXCLUSION), row.language).strip()
     if row.language in _SUBSTRING_LANGUAGES:
         if "*" in normalised:
             raise TaxonomyError(
@@ -211,12 +218,14 @@ def _version(rows: Iterable[TaxonomyRow]) -> str:
 
 def _index(language: str, patterns: list[_Pattern]) -> _Index:
     if language in _SUBSTRING_LANGUAGES:
-        by_term: dict[str, list[str]] = {}
+        by_term: dict[str, dict[str, bool]] = {}
         for p in patterns:
-            topics = by_term.setdefault(p.words[0], [])
-            if p.topic not in topics:
-                topics.append(p.topic)
-        return _Index({}, {}, (), {k: tuple(v) for k, v in by_term.items()}, _descending(len(t) for t in by_term))
+            # A term listed both ways for one topic is an exclusion: the narrower reading wins.
+            topics = by_term.setdefault(p.words[0], {})
+            topics[p.topic] = topics.get(p.topic, False) or p.excludes
+        return _Index(
+            {}, {}, (), {k: tuple(v.items()) for k, v in by_term.items()}, _descending(len(t) for t in by_term)
+        )
     by_word: dict[str, list[_Pattern]] = {}
     by_stem: dict[str, list[_Pattern]] = {}
     for p in dict.fromkeys(patterns):  # a duplicated row adds nothing
@@ -276,15 +285,18 @@ def _scan_words(index: _Index, text: str, normalised: str, origin: list[int] | N
                     candidates = candidates + stemmed
         if not candidates:
             continue
-        longest: dict[str, int] = {}
+        # Per topic, the longest pattern matching here; at equal length an exclusion wins.
+        longest: dict[str, tuple[int, bool]] = {}
         for pattern in candidates:
-            size = len(pattern.words)
-            if size > longest.get(pattern.topic, 0) and _rest_matches(pattern.words, words, i):
+            size = (len(pattern.words), pattern.excludes)
+            if size > longest.get(pattern.topic, (0, False)) and _rest_matches(pattern.words, words, i):
                 longest[pattern.topic] = size
-        for topic, size in longest.items():
+        for topic, (size, excludes) in longest.items():
             if i < covered.get(topic, 0):
                 continue
             covered[topic] = i + size
+            if excludes:
+                continue
             start, end = tokens[i].start(), tokens[i + size - 1].end()
             surface = normalised[start:end] if origin is None else text[origin[start] : origin[end - 1] + 1]
             found.setdefault(topic, []).append(surface)
@@ -312,9 +324,10 @@ def _scan_substrings(index: _Index, text: str, normalised: str) -> dict[str, lis
             topics = index.by_term.get(normalised[i : i + n])
             if not topics:
                 continue
-            for topic in topics:
+            for topic, excludes in topics:
                 if i < covered.get(topic, 0):
                     continue
                 covered[topic] = i + n
-                found.setdefault(topic, []).append(quoted[i : i + n])
+                if not excludes:
+                    found.setdefault(topic, []).append(quoted[i : i + n])
     return found
