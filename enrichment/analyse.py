@@ -1,13 +1,13 @@
 """The enrichment step of a night: every verbatim not yet analysed gets its language, sentiment and topics.
 
-It reads the verbatims of `intermediate.int_touchpoints_unioned` (built by dbt just before) and
+It reads the verbatims of `intermediate.int_verbatims_unioned` (built by dbt just before) and
 writes `enrichment.verbatim_analysis` (migration 0006), which dbt reads as a source for the marts
 built just after. A text is analysed once per analysis version, keyed by its hash: the same
 sentence in a thousand tickets costs one analysis, and a night analyses only text it has not
 seen. A new detector, lexicon or taxonomy is a new version, so the next night re-analyses every
 text in bulk, and the marts switch to the new results as they land.
 
-Sentiment here is the text's own (lexicon method): a verbatim that came with a rating takes its
+Sentiment here is the text's own (lexicon method): a verbatim that comments on a rating takes the
 rating's label in the marts instead, where the rating and the text are joined.
 """
 
@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 # must be the same expression, or no analysis would ever be found again.
 PENDING = """
 select distinct on (md5(verbatim)) md5(verbatim) as text_hash, verbatim
-from intermediate.int_touchpoints_unioned as touchpoints
-where verbatim is not null and btrim(verbatim) <> '' and not is_deleted
+from intermediate.int_verbatims_unioned as verbatims
+where not is_deleted
   and not exists (
       select from enrichment.verbatim_analysis as analysed
-      where analysed.text_hash = md5(touchpoints.verbatim) and analysed.analysis_version = %(version)s
+      where analysed.text_hash = md5(verbatims.verbatim) and analysed.analysis_version = %(version)s
   )
 order by md5(verbatim)
 """

@@ -26,6 +26,9 @@ renamed as (
         lower(nullif(trim(record ->> 'channel'), ''))               as source_channel,
         lower(nullif(trim(record ->> 'language'), ''))              as language,
         record_updated_at                                           as occurred_at,
+        -- Every column as the dataset config named it, untouched: the free-text columns a dataset
+        -- declares (seed file_datasets, verbatim_columns) are read from here, byte for byte.
+        record                                                      as fields,
         _batch_id                                                   as batch_id,
         _loaded_at                                                  as loaded_at
 

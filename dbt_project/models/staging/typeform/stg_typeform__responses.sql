@@ -30,6 +30,11 @@ renamed as (
         case when {{ is_completed }} then (record -> '_metrics' ->> 'csat')::integer end as csat_score,
         case when {{ is_completed }} then (record -> '_metrics' ->> 'ces')::integer end  as ces_score,
         nullif(trim(record -> '_metrics' ->> 'verbatim'), '') as verbatim,
+        -- Every open-text answer, in the form's order and as written (int_verbatims_unioned reads
+        -- them); `verbatim` above is only the first long one, the one a touchpoint carries.
+        jsonb_path_query_array(
+            record -> 'answers', '$[*] ? (@.field.type == "long_text" || @.field.type == "short_text")'
+        )                                                   as open_answers,
         nullif(lower(trim(record -> '_metrics' ->> 'email')), '') as email,
         record -> 'hidden' ->> 'locale'                     as language,
         record -> 'metadata' ->> 'platform'                 as platform,
