@@ -12,15 +12,12 @@ arguments as JSON in `CXLOOP_FAILURE_NOTIFIER_ARGS`.
 
 from __future__ import annotations
 
-import importlib
-import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest import masking, warehouse
+from ingest import masking, notifiers, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -66,38 +63,13 @@ def record(failure: TaskFailure) -> None:
              failure.map_index, failure.run_id)
 
 
-def _notifiers() -> list[Any]:
-    notifiers = []
-    email = os.environ.get("CXLOOP_NOTIFY_EMAIL")
-    if email:
-        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-        notifiers.append(SmtpNotifier(
-            to=email, subject="cxloop: {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
-            html_content="{{ ti.task_id }} of {{ run_id }} failed: {{ exception }}. "
-                         "See audit.pipeline_failures and the task log."))
-    dotted = os.environ.get("CXLOOP_FAILURE_NOTIFIER")
-    if dotted:
-        module, _, name = dotted.rpartition(".")
-        notifier_class = getattr(importlib.import_module(module), name)
-        notifiers.append(notifier_class(**json.loads(os.environ.get("CXLOOP_FAILURE_NOTIFIER_ARGS", "{}"))))
-    return notifiers
-
-
 def notify(context: Any) -> None:
-    """Send the configured notifications; a notifier that fails is logged, never raised.
+    """Send the configured failure notifications; a notifier that fails is logged, never raised.
 
     Notifiers render `{{ exception }}` from the context: they get its masked text.
     """
     if context.get("exception") is not None:
         context = {**context, "exception": error_text(context["exception"])}
-    try:
-        notifiers = _notifiers()
-    except Exception:  # a misconfigured notifier must not hide the failure it reports
-        log.exception("cannot build the failure notifiers from CXLOOP_NOTIFY_EMAIL / CXLOOP_FAILURE_NOTIFIER")
-        return
-    for notifier in notifiers:
-        try:
-            notifier(context)
-        except Exception:  # a broken notifier must not hide the failure it reports
-            log.exception("failure notifier %s failed", type(notifier).__name__)
+    notifiers.send("failure", subject="cxloop: {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
+                   html_content="{{ ti.task_id }} of {{ run_id }} failed: {{ exception }}. "
+                                "See audit.pipeline_failures and the task log.", context=context)

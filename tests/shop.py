@@ -120,7 +120,8 @@ def review(review_id: str, consumer: str, stars: int, language: str, email: str 
 # The marts a full refresh rebuilds to the same rows; customer_id_history is kept across nights instead.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts", "identity_quality", "customer_wallet", "fct_verbatims"]
+         "cx_alerts", "identity_quality", "customer_wallet", "fct_verbatims", "fct_tickets", "kpi_topics_daily",
+         "cx_topic_drivers", "kpi_closed_loop_daily"]
 HISTORY_MARTS = ["customer_id_history"]
 
 

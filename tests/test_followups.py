@@ -2,22 +2,22 @@
 
 The shop of test_models raises eight alerts (two of them Alice's, whom the help desk knows as
 user 70; four from people who left no email). The help desk here is an in-memory stand-in that
-records what it was asked; tests/test_followups_zendesk.py runs the same against the Zendesk
-simulator.
+records what it was asked (tests/doubles.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 
-from followups import outbox
+from followups import critical, outbox
 from followups.settings import ALERT_REASONS, FollowupSettings
 from ingest import warehouse
-from ingest.http import SourceHTTPError
+from tests.doubles import Recorder, RecordingDesk
 from tests.shop import dbt as run_dbt
 from tests.shop import empty_warehouse, land_the_shop
 
@@ -27,32 +27,11 @@ NIGHT_END = datetime(2026, 3, 10, tzinfo=UTC)
 MARTS_YML = Path(__file__).parents[1] / "dbt_project" / "models" / "marts" / "_marts__models.yml"
 
 
-class RecordingDesk:
-    """Remembers every follow-up it holds, by external id; can be told to fail or to hold one already."""
-
-    def __init__(self) -> None:
-        self.tickets: dict[str, str] = {}
-        self.creations: list[str] = []
-        self.failing: set[str] = set()
-
-    def find(self, external_id: str) -> str | None:
-        return self.tickets.get(external_id)
-
-    def create(self, intent: outbox.Intent, settings: FollowupSettings) -> str:
-        if intent.external_id in self.failing:
-            raise SourceHTTPError("zendesk", "followups", "https://desk.example/api/v2/tickets.json",
-                                  "HTTP 422: requester is suspended", status=422)
-        ticket_id = str(9000 + len(self.tickets))
-        self.tickets[intent.external_id] = ticket_id
-        self.creations.append(intent.alert_id)
-        return ticket_id
-
-
 @pytest.fixture(scope="module")
 def built(warehouse_session):
     empty_warehouse(warehouse_session)
     land_the_shop()
-    run_dbt("build", "--select", "+cx_alerts", "+dim_customer", "+bridge_customer_source",
+    run_dbt("build", "--select", "+cx_alerts", "+dim_customer", "+bridge_customer_source", "+customer_health",
             "--indirect-selection", "cautious")
     return warehouse_session
 
@@ -188,3 +167,30 @@ def test_settings_that_cannot_work_are_refused_with_what_to_fix(extra, message):
 def test_no_followups_block_means_no_follow_ups():
     assert FollowupSettings.from_extra({"start_date": "2026-01-01"}, "cxloop_zendesk") is None
     assert FollowupSettings.from_extra({"followups": {}}, "cxloop_zendesk") == FollowupSettings()
+
+
+def test_the_nights_critical_alerts_are_one_summary_biggest_customers_first(conn):
+    settings = critical.CriticalSettings(reasons=frozenset({"detractor", "bad_csat"}), min_value=Decimal(0), listed=2)
+    text = critical.summary(conn, settings, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
+    # 03-02: Alice's bad rating (08:00) and NPS 0 (11:00), worth her won deal of 1,000; two
+    # detractors of no known value.
+    assert text == ("4 critical alerts from 2026-03-02 00:00 to 2026-03-03 00:00 UTC:\n"
+                    '- F1 L1 (bad_csat, worth 1,000, 2026-03-02 08:00): "rating 2"\n'
+                    '- F1 L1 (detractor, worth 1,000, 2026-03-02 11:00): "said r5"\n'
+                    "... and 2 more in marts.cx_alerts")
+
+
+def test_the_summary_goes_through_the_alerts_notifiers_once(conn, monkeypatch):
+    monkeypatch.delenv("CXLOOP_NOTIFY_EMAIL", raising=False)
+    monkeypatch.setenv("CXLOOP_ALERTS_NOTIFIER", "tests.doubles.Recorder")
+    monkeypatch.setenv("CXLOOP_ALERTS_NOTIFIER_ARGS", '{"text": "{{ critical_alerts }}"}')
+    Recorder.sent.clear()
+    settings = critical.CriticalSettings(min_value=Decimal(500))
+    assert critical.notify(conn, settings, datetime(2026, 3, 1, tzinfo=UTC), NIGHT_END, {}) == 1
+    assert Recorder.sent == ["1 critical alert from 2026-03-01 00:00 to 2026-03-10 00:00 UTC:\n"
+                             '- F1 L1 (detractor, worth 1,000, 2026-03-02 11:00): "said r5"']
+
+
+def test_a_night_without_critical_alerts_sends_nothing(conn):
+    settings = critical.CriticalSettings(min_value=Decimal(10**9))
+    assert critical.summary(conn, settings, datetime(2026, 3, 1, tzinfo=UTC), NIGHT_END) is None

@@ -113,7 +113,8 @@ def test_night_3_a_fifth_holder_unshares_a_line_and_the_90_day_line_moves(conn):
     land("files", "records", [file_record(f"F-{n}", None, SHARED_LINE, 7) for n in (4, 5)])
     # A review a hundred days on: everyone else has been quiet for 90 days now.
     land("trustpilot", "reviews", [{**review("v4", "c9", 5, "en"), "createdAt": "2026-06-20T12:00:00Z"}])
-    # Alice's CRM contact changes owner after her alerts were raised: that is a follow-up.
+    # Alice's CRM contact changes owner after her alerts were raised: the alerts name the new
+    # owner, and stay open (a CRM change is not a follow-up).
     land("hubspot", "contacts", [{**contact("1", " Alice@Example.com ", "+44 20 7946 0001", company="900",
                                             owner="o3"), "updatedAt": "2026-06-21T09:00:00Z"}])
     dbt("build")
@@ -125,7 +126,7 @@ def test_night_3_a_fifth_holder_unshares_a_line_and_the_90_day_line_moves(conn):
                         (bob,)).fetchone() == (["No interaction in the last 90 days"],)
     alice_alerts = conn.execute("select owner, is_open from marts.cx_alerts where customer_id = %s",
                                 (customer_of(conn, "hubspot", "1"),)).fetchall()
-    assert alice_alerts and set(alice_alerts) == {("o3", False)}
+    assert alice_alerts and set(alice_alerts) == {("o3", True)}
 
 
 def test_night_4_records_deleted_at_the_source_leave_every_mart_and_merged_contacts_are_one_customer(conn):

@@ -151,7 +151,7 @@ def test_revenue_by_nps_category_per_month(shop):
     ]
 
 
-def test_alerts_for_detractors_bad_csat_low_stars_and_high_effort_close_on_a_later_follow_up(shop):
+def test_alerts_for_detractors_bad_csat_low_stars_and_high_effort_stay_open_without_a_follow_up(shop):
     rows = shop.execute("select touchpoint_id, reason, owner, is_open from marts.cx_alerts order by touchpoint_id")
     assert rows.fetchall() == [
         ("trustpilot:review:v2", "low_star_review", None, True),
@@ -161,8 +161,8 @@ def test_alerts_for_detractors_bad_csat_low_stars_and_high_effort_close_on_a_lat
         ("typeform:nps_survey:r6", "detractor", None, True),
         ("typeform:nps_survey:r7", "detractor", None, True),
         ("typeform:nps_survey:r9", "detractor", None, True),
-        # Raised 08:00; an agent commented on Alice's ticket at 09:00.
-        ("zendesk:support_rating:2", "bad_csat", "o1", False),
+        # Raised 08:00; an agent commented on Alice's ticket at 09:00, which is not a follow-up.
+        ("zendesk:support_rating:2", "bad_csat", "o1", True),
     ]
 
 
@@ -222,7 +222,7 @@ def test_headline_kpis_re_aggregate_the_marts_counts(shop):
         "High churn risk 1 of 16 customers",
         "Deal value at high risk 1,000 (won deals of those customers)",
         "Revenue at risk 1,000 (won revenue from current detractors)",
-        "Open CX alerts 7",
+        "Open CX alerts 8",
     ]
 
 

@@ -102,3 +102,27 @@
         on unioned.identity_source = resolved.source and unioned.identity_id = resolved.source_id
     where resolved.resolved_at > {{ last_build_started_at() }}
 {%- endmacro %}
+
+{#- The customers whose alerts' follow-ups changed since the model's last build: the follow-up
+    step recorded a new state, or the follow-up ticket changed (was answered, solved, reopened). -#}
+{% macro followup_changed_customers() -%}
+    select touchpoints.customer_id
+    from {{ ref('stg_followups__outbox') }} as outbox
+    inner join {{ ref('fct_touchpoints') }} as touchpoints
+        on touchpoints.touchpoint_id = substr(outbox.alert_id, length('alert:') + 1)
+    where {{ changed_since_last_build('outbox.loaded_at') }}
+        or outbox.followup_ticket_id in (
+            select ticket_id from {{ ref('int_support_tickets_enriched') }} where {{ changed_since_last_build() }}
+        )
+{%- endmacro %}
+
+{#- The tickets whose requester identity resolution re-matched since the model's last build: their
+    customer changed though the ticket did not. -#}
+{% macro tickets_of_rematched_requesters() -%}
+    select requested.ticket_id
+    from {{ ref('int_customers_resolved') }} as resolved
+    inner join {{ ref('stg_zendesk__tickets') }} as requested
+        -- The id cast on the few re-matched records, so the tickets' requester index serves.
+        on requested.requester_id = case when resolved.source_id ~ '^\d{1,18}$' then resolved.source_id::bigint end
+    where resolved.source = 'zendesk' and resolved.resolved_at > {{ last_build_started_at() }}
+{%- endmacro %}

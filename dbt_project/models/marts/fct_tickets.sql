@@ -7,7 +7,8 @@
     count of next-reply SLAs run and breached. CSAT is the ticket's latest good/bad rating.
 
     Incremental on ticket_id: a night rebuilds the tickets whose row, metrics, SLA events or
-    rating changed; a ticket deleted in Zendesk goes (pre-hook). -#}
+    rating changed, or whose requester identity resolution re-matched; a ticket deleted in
+    Zendesk goes (pre-hook). -#}
 {{ config(
     materialized='incremental',
     unique_key='ticket_id',
@@ -21,6 +22,8 @@
     ]
 ) }}
 -- depends_on: {{ ref('stg_cxloop__deleted_records') }}
+-- depends_on: {{ ref('int_customers_resolved') }}
+-- depends_on: {{ ref('stg_zendesk__tickets') }}
 
 with
 
@@ -35,6 +38,8 @@ tickets as (
         select ticket_id from {{ ref('int_ticket_slas') }} where {{ changed_since_last_build() }}
         union
         select ticket_id from {{ ref('stg_zendesk__satisfaction_ratings') }} where {{ changed_since_last_build() }}
+        union
+        {{ tickets_of_rematched_requesters() }}
     )
     {% endif %}
 

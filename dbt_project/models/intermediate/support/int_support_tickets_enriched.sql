@@ -42,12 +42,7 @@ changed as (
     union
     select ticket_id from {{ ref('stg_zendesk__ticket_metrics') }} where {{ changed_since_last_build() }}
     union
-    select requested.ticket_id
-    from {{ ref('int_customers_resolved') }} as resolved
-    inner join {{ ref('stg_zendesk__tickets') }} as requested
-        -- The id cast on the few re-matched records, so the tickets' requester index serves.
-        on requested.requester_id = case when resolved.source_id ~ '^\d{1,18}$' then resolved.source_id::bigint end
-    where resolved.source = 'zendesk' and resolved.resolved_at > {{ last_build_started_at() }}
+    {{ tickets_of_rematched_requesters() }}
 ),
 {% endif %}
 
