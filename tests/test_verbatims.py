@@ -51,6 +51,12 @@ def verbatims_of(conn, touchpoint_id: str) -> list[tuple]:
            where touchpoint_id = %s order by verbatim_id""", (touchpoint_id,)).fetchall()
 
 
+def comment(comment_id: int, ticket_id: int, author: int, body: str, created: str, *, public: bool = True) -> dict:
+    return {"id": comment_id, "ticket_id": ticket_id, "author_id": author, "body": body, "public": public,
+            "type": "Comment", "event_type": "Comment", "created_at": created, "via": {"channel": "email"},
+            "_event_id": comment_id + 1, "_event_timestamp": 1772700000}
+
+
 @pytest.fixture(scope="module")
 def conn(warehouse_session):
     empty_warehouse(warehouse_session)
@@ -63,6 +69,12 @@ def conn(warehouse_session):
     ])
     land("trustpilot", "reviews", [
         {**review("v9", "c9", 2, "en"), "title": "Late again", "text": "Second parcel this month that came late."},
+    ])
+    land("zendesk", "ticket_comments", [
+        comment(5000, 10, 70, PERSIAN_DELIVERY, at(5, 9)),                 # the description again
+        comment(5001, 10, 900, "Sorry to hear that, we are checking.", at(5, 10)),   # an agent
+        comment(5002, 10, 70, "Still nothing, I want a refund.", at(5, 12)),        # the customer
+        comment(5003, 10, 70, "note to self", at(5, 13), public=False),
     ])
     land("typeform", "responses", [{
         **response("t1", at(6, 10), "erin@example.com", nps=10),
@@ -188,6 +200,8 @@ def second_night(conn):
         {**ticket(13, 70, "email", at(7, 9), "open"), "description": "Where is my refund for order 5521?"},
         {**ticket(14, 71, "web", at(7, 10), "open"), "description": PERSIAN_DELIVERY},
     ])
+    # Bob comments on his ticket without the ticket changing, repeating a text already read.
+    land("zendesk", "ticket_comments", [comment(5004, 11, 71, PERSIAN_DELIVERY, at(7, 11))])
     land("trustpilot", "reviews", [tombstone({"id": "v9"}, at(8, 9)),
                                    {**review("v3", "c3", 4, "pl"), "title": "  ", "updatedAt": at(8, 10)}])
     return night(db)
@@ -202,6 +216,19 @@ def test_a_second_night_analyses_only_the_text_it_has_not_seen(conn, second_nigh
             == verbatim(db, "zendesk:support_ticket:10:description"))
     rerun = night(db)
     assert (rerun.version, rerun.analysed) == (second_night.version, 0)
+
+
+def test_a_tickets_verbatims_are_its_description_and_its_customers_own_public_comments(conn):
+    db, _ = conn
+    assert verbatims_of(db, "zendesk:support_ticket:10") == [
+        ("zendesk:support_ticket:10:comment:5002", "ticket_comment", None, "Still nothing, I want a refund."),
+        ("zendesk:support_ticket:10:description", "ticket_description", None, PERSIAN_DELIVERY)]
+
+
+def test_a_comment_arriving_on_an_unchanged_ticket_is_a_verbatim_the_next_night(conn, second_night):
+    db, _ = conn
+    assert [row[0] for row in verbatims_of(db, "zendesk:support_ticket:11")] == [
+        "zendesk:support_ticket:11:comment:5004", "zendesk:support_ticket:11:description"]
 
 
 def test_a_deleted_reviews_verbatims_leave_fct_verbatims(conn, second_night):

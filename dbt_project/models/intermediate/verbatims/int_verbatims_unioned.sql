@@ -1,6 +1,7 @@
 {#- Every text a customer wrote, one row each, as written: a review's title and its text, every
-    open answer of a survey, a ticket's description, a satisfaction rating's comment, and the
-    free-text columns a file dataset declares (seed file_datasets, verbatim_columns). A verbatim
+    open answer of a survey, a ticket's description and the customer's own public comments on it,
+    a satisfaction rating's comment, and the free-text columns a file dataset declares (seed
+    file_datasets, verbatim_columns). A verbatim
     belongs to the touchpoint it was written in (int_touchpoints_unioned, the one home of
     touchpoint ids and of who the person is); its id is the touchpoint's plus the field.
 
@@ -30,7 +31,20 @@ with
 touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
     where not is_deleted
-    {% if is_incremental() %} and {{ changed }} {% endif %}
+    {% if is_incremental() %}
+    and (
+        {{ changed }}
+        -- A ticket whose customer commented since: its comments are its verbatims too.
+        or touchpoint_id in (
+            select 'zendesk:support_ticket:' || ticket_id from {{ ref('stg_zendesk__ticket_comments') }}
+            where {{ changed }}
+        )
+    )
+    {% endif %}
+),
+
+comments as (
+    select * from {{ ref('stg_zendesk__ticket_comments') }}
 ),
 
 reviews as (
@@ -68,7 +82,7 @@ review_texts as (
 
     select
         touchpoints.touchpoint_id, field.field, field.id_suffix, null::text as question_ref,
-        field.verbatim, true as is_rating_comment
+        field.verbatim, true as is_rating_comment, null::timestamptz as text_loaded_at
     from touchpoints
     inner join reviews on reviews.review_id = touchpoints.origin_key
     cross join lateral (
@@ -83,7 +97,8 @@ support_texts as (
 
     select
         touchpoints.touchpoint_id, 'ticket_description' as field, 'description' as id_suffix,
-        null::text as question_ref, tickets.description as verbatim, false as is_rating_comment
+        null::text as question_ref, tickets.description as verbatim, false as is_rating_comment,
+        null::timestamptz as text_loaded_at
     from touchpoints
     inner join tickets
         -- origin_key is text; the cast keeps the index on ticket_id usable.
@@ -94,13 +109,27 @@ support_texts as (
 
     -- A rating's touchpoint carries its comment, and nothing else, as its verbatim.
     select
-        touchpoint_id, 'satisfaction_comment', 'comment', null, verbatim, true
+        touchpoint_id, 'satisfaction_comment', 'comment', null, verbatim, true, null
     from touchpoints
     where source = 'zendesk' and touchpoint_type = 'support_rating'
 
-    -- Ticket comments (the customer's public comments, stg_zendesk__ticket_comments) go here, one
-    -- verbatim each: touchpoint_id of their ticket, field 'ticket_comment', id suffix
-    -- 'comment:<comment id>', is_rating_comment false.
+    union all
+
+    -- The customer's own public comments on the ticket (the requester's; agents' replies and
+    -- internal notes are not the customer's words). Zendesk's first comment repeats the
+    -- description, which is a verbatim already.
+    select
+        touchpoints.touchpoint_id, 'ticket_comment', 'comment:' || comments.comment_id, null,
+        comments.body, false, comments.loaded_at
+    from touchpoints
+    inner join tickets
+        on tickets.ticket_id = case when touchpoints.origin_key ~ '^\d{1,18}$' then touchpoints.origin_key::bigint end
+    inner join comments
+        on comments.ticket_id = tickets.ticket_id
+        and comments.is_public
+        and comments.author_id = tickets.requester_id
+        and comments.body is distinct from tickets.description
+    where touchpoints.source = 'zendesk' and touchpoints.touchpoint_type = 'support_ticket'
 
 ),
 
@@ -109,7 +138,7 @@ survey_texts as (
     select
         survey_touchpoints.touchpoint_id, 'survey_answer' as field,
         'answer:' || answer.question_ref as id_suffix, answer.question_ref,
-        answer.verbatim, answer.answer_number = 1 as is_rating_comment
+        answer.verbatim, answer.answer_number = 1 as is_rating_comment, null::timestamptz as text_loaded_at
     from survey_touchpoints
     inner join responses on responses.response_id = survey_touchpoints.origin_key
     cross join lateral (
@@ -127,7 +156,7 @@ file_texts as (
     select
         touchpoints.touchpoint_id, 'file_column' as field, 'column:' || declared.column_name as id_suffix,
         declared.column_name as question_ref, file_records.fields ->> declared.column_name as verbatim,
-        declared.column_number = 1 as is_rating_comment
+        declared.column_number = 1 as is_rating_comment, null::timestamptz as text_loaded_at
     from touchpoints
     -- A file record is its own identity record: identity_id is its record_id.
     inner join file_records on file_records.record_id = touchpoints.identity_id
@@ -170,7 +199,8 @@ live as (
         touchpoints.origin_stream,
         touchpoints.origin_key,
         false as is_deleted,
-        touchpoints.loaded_at
+        -- A comment lands on its own, later than its ticket: the verbatim changed when either did.
+        greatest(touchpoints.loaded_at, texts.text_loaded_at) as loaded_at
     from texts
     inner join touchpoints on touchpoints.touchpoint_id = texts.touchpoint_id
     where texts.verbatim is not null and btrim(texts.verbatim) <> ''
