@@ -17,7 +17,8 @@ from ingest.catalogue import SOURCE_STREAMS, pool
 # The marts BI tools read: published as Assets so downstream DAGs run on fresh data, not a clock.
 MARTS = ["dim_customer", "bridge_customer_source", "fct_touchpoints", "kpi_nps_daily", "kpi_csat_daily",
          "kpi_ces_daily", "kpi_support_daily", "kpi_reviews_daily", "customer_health", "cx_revenue_monthly",
-         "cx_alerts", "identity_quality", "customer_id_history", "customer_wallet", "fct_verbatims"]
+         "cx_alerts", "identity_quality", "customer_id_history", "customer_wallet", "fct_verbatims",
+         "fct_tickets", "kpi_topics_daily", "cx_topic_drivers", "kpi_closed_loop_daily"]
 MART_ASSETS = [Asset(name=f"marts.{mart}", uri=f"cxloop://warehouse/marts/{mart}", group="cxloop_marts")
                for mart in MARTS]
 SCHEDULE = os.environ.get("CXLOOP_SCHEDULE", "0 2 * * *")
@@ -43,7 +44,10 @@ source's staging keeps what it had (its raw rows are unchanged or excluded), so 
 sources' data still reaches the marts. **analyse_verbatims** gives every verbatim not analysed
 yet its language, sentiment and topics (`enrichment/`), and **dbt_build** builds the rest of the
 project, the marts, on top of both; it runs only when neither failed. Two builds rather than a
-task per model: dbt's start-up (~4 s) is paid twice, not 30 times.
+task per model: dbt's start-up (~4 s) is paid twice, not 30 times. Each runs the data tests of
+what it builds, not dbt's unit tests (those check the SQL, which does not change overnight; `make
+test` runs them), and keeps its dbt `run_results.json` as `run_results.<task>.json` in dbt's
+target folder.
 **validate_marts** runs the mart suites; **data_docs** renders the gate's results as Data Docs;
 **publish** emits the `marts.*` Assets so downstream DAGs start on fresh marts. **watcher**
 fails the run when anything failed; every failed task is recorded in `audit.pipeline_failures`.
@@ -140,9 +144,12 @@ def validate(batch: dict | None) -> dict | None:
 # What the enrichment step reads: the staging and intermediate models and everything they need
 # (seeds, sources), with the tests of those alone; the second build is the rest of the project,
 # with every test that reaches into it (a relationship from a staging model to a mart's
-# parent, a reconciliation across both). Together they run every model and test once.
-BUILD_BEFORE_ENRICHMENT = ["build", "--select", "+intermediate", "--indirect-selection", "cautious"]
-BUILD_AFTER_ENRICHMENT = ["build", "--exclude", "+intermediate", "--indirect-selection", "buildable"]
+# parent, a reconciliation across both). Together they run every model and data test once.
+# Unit tests check the SQL's logic on fixed inputs, not the night's data: the code is the same
+# every night, so they run where the code changes (`make test`, `make dbt ARGS=build`), not here.
+NIGHTLY = ["--exclude-resource-type", "unit_test"]
+BUILD_BEFORE_ENRICHMENT = ["build", "--select", "+intermediate", "--indirect-selection", "cautious", *NIGHTLY]
+BUILD_AFTER_ENRICHMENT = ["build", "--exclude", "+intermediate", "--indirect-selection", "buildable", *NIGHTLY]
 
 
 # One build at a time across runs (pool cxloop_dbt has one slot): every build replaces the same
@@ -151,10 +158,10 @@ BUILD_AFTER_ENRICHMENT = ["build", "--exclude", "+intermediate", "--indirect-sel
 @task(trigger_rule="all_done", pool="cxloop_dbt")
 def dbt_build_intermediate() -> None:
     """`dbt build` (run + test) of the staging and intermediate models, against the resolved warehouse."""
-    from ingest import runner, warehouse
+    from ingest import runner
 
     runner.prepare_warehouse()
-    warehouse.run_dbt(BUILD_BEFORE_ENRICHMENT)
+    runner.run_dbt_build(BUILD_BEFORE_ENRICHMENT, "dbt_build_intermediate")
 
 
 @task(pool="cxloop_dbt")
@@ -171,10 +178,10 @@ def analyse_verbatims() -> dict:
 @task(trigger_rule="none_failed", pool="cxloop_dbt")
 def dbt_build() -> None:
     """`dbt build` (run + test) of the marts and the rest of the project, on the models and analyses before it."""
-    from ingest import runner, warehouse
+    from ingest import runner
 
     runner.prepare_warehouse()
-    warehouse.run_dbt(BUILD_AFTER_ENRICHMENT)
+    runner.run_dbt_build(BUILD_AFTER_ENRICHMENT, "dbt_build")
 
 
 @task

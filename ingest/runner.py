@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import shutil
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ingest import catalogue, loader, masking, schema, state, warehouse
+from ingest import catalogue, loader, masking, schema, settings, state, warehouse
 from ingest.connections import get_connection
 from ingest.read_ahead import read_ahead
 from ingest.streams import BatchResult, Source, Stream, Window, as_source
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 # One module per source in ingest/, each exposing CONN_ID, STREAMS and from_connection(conn).
 SOURCES: tuple[str, ...] = catalogue.SOURCES
 LANDING_APPLICATION_NAME = "cxloop_landing"
+# Where a named build's copy of dbt's run_results.json goes, in dbt's target folder.
+BUILD_RESULTS = "run_results.{build}.json"
 
 
 def source_module(name: str) -> ModuleType:
@@ -133,3 +138,30 @@ def run_source(name: str, interval: Window, *, backfill: bool = False,
                          f"streams: {', '.join(s.name for s in source.streams)}")
     wanted = [s for s in source.streams if streams is None or s.name in streams]
     return [run_stream(source, stream, interval, backfill=backfill) for stream in wanted]
+
+
+def dbt_target_path() -> Path:
+    """dbt's target folder as dbt resolves it: `DBT_TARGET_PATH`, else the project's `target/`."""
+    return Path(os.environ.get("DBT_TARGET_PATH") or settings.DBT_PROJECT_DIR / "target")
+
+
+def run_dbt_build(args: list[str], build: str) -> None:
+    """Run dbt with `args`, then keep its run_results.json as `run_results.<build>.json`.
+
+    A night runs two builds and dbt writes run_results.json afresh on each, so without a named
+    copy the first build's timings are gone by the time anyone looks (the benchmark, an operator
+    after a slow night). A failed build keeps its copy too: it says which node failed.
+    """
+    results, copy = dbt_target_path() / "run_results.json", dbt_target_path() / BUILD_RESULTS.format(build=build)
+    copy.unlink(missing_ok=True)
+    before = _modified(results)
+    try:
+        warehouse.run_dbt(args)
+    finally:
+        # A build that died before writing its results must not pass off an older build's as its own.
+        if _modified(results) not in (None, before):
+            shutil.copy2(results, copy)
+
+
+def _modified(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None

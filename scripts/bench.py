@@ -13,6 +13,11 @@ Besides the first load into an empty table, the loader is timed on the second ni
 the same records loaded again (all unchanged), then again with 1% of them changed. Each
 reload starts from the table the measurement before it left, and says so if it finds
 anything else. With `--repeat N` every case runs N times and the table shows medians.
+
+Last, the enrichment step's throughput: language, sentiment and topics of a multilingual batch
+of verbatims (`--texts`), in verbatims per CPU-second of the process (CPU time, not wall time,
+for the reason above), with the one-off cost of loading the detector and taxonomy apart. The
+texts pair up sentences of one language from the hand-written held-out set, so each is new.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -172,6 +178,51 @@ def _gate_seconds(table: str, batch: str, count: int) -> float:
     return seconds
 
 
+def verbatims(count: int, seed: int = 13) -> list[str]:
+    """`count` verbatims in the held-out set's languages and proportions, each two of its
+    sentences of one language, so that no text is the held-out set's own or repeats often."""
+    from enrichment import read_heldout
+
+    heldout = read_heldout()
+    by_language: dict[str, list[str]] = {}
+    for verbatim in heldout:
+        by_language.setdefault(verbatim.language, []).append(verbatim.text)
+    pool = [(verbatim.language, verbatim.text) for verbatim in heldout]
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        language, first = rng.choice(pool)
+        texts.append(f"{first} {rng.choice(by_language[language])}")
+    return texts
+
+
+def enrichment_throughput(count: int) -> dict:
+    """CPU seconds of analysing `count` verbatims (language, sentiment, topics), start-up apart."""
+    from enrichment import analyse, topics
+
+    texts = verbatims(count)
+    started = time.process_time()
+    taxonomy = topics.load_taxonomy()
+    list(analyse.analyse(texts[:1], taxonomy))  # loads the detector's models: once per process
+    startup = time.process_time() - started
+    started_wall, started = time.perf_counter(), time.process_time()
+    analysed = list(analyse.analyse(texts, taxonomy))
+    cpu, wall = time.process_time() - started, time.perf_counter() - started_wall
+    return {"texts": len(analysed), "startup_cpu_seconds": startup, "cpu_seconds": cpu, "wall_seconds": wall,
+            "per_cpu_second": len(analysed) / cpu if cpu else None,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def enrichment_line(measured: dict) -> str:
+    return (f"{measured['texts']:>10,} {measured['startup_cpu_seconds']:>14.1f} {measured['cpu_seconds']:>10.1f} "
+            f"{measured['per_cpu_second']:>17,.0f} {measured['texts'] / measured['wall_seconds']:>13,.0f} "
+            f"{measured['peak_rss_mb']:>8.0f}")
+
+
+ENRICHMENT_HEADER = (f"{'verbatims':>10} {'start-up CPU s':>14} {'CPU s':>10} {'verbatims/CPU s':>17} "
+                     f"{'verbatims/s':>13} {'peak MB':>8}")
+
+
 def _measure(mode: str, count: int, env: dict[str, str]) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", mode, "--rows", str(count)],
                           env=env, capture_output=True, text=True, check=True)
@@ -207,8 +258,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=1, help="runs of every case; the table shows medians")
-    parser.add_argument("--child", choices=["copy", *CASES], help=argparse.SUPPRESS)
+    parser.add_argument("--texts", type=int, default=20_000, help="verbatims in the enrichment batch (0: skip)")
+    parser.add_argument("--child", choices=["copy", "enrichment", *CASES], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "enrichment":
+        print(json.dumps(enrichment_throughput(args.texts)))
+        return 0
     if args.child:
         print(json.dumps(_load(args.child, args.rows[0])))
         return 0
@@ -229,6 +284,12 @@ def main() -> int:
                 print(line, flush=True)
     finally:
         warehouse.stop_embedded()
+    if args.texts:
+        # A process of its own, as for the loads: its peak memory and start-up are the step's alone.
+        proc = subprocess.run([sys.executable, __file__, "--child", "enrichment", "--texts", str(args.texts)],
+                              env=env, capture_output=True, text=True, check=True)
+        print(f"\nenrichment (language + sentiment + topics)\n{ENRICHMENT_HEADER}")
+        print(enrichment_line(json.loads(proc.stdout.strip().splitlines()[-1])), flush=True)
     return 0
 
 

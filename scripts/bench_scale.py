@@ -143,6 +143,12 @@ class Sandbox:
     def dbt_target(self) -> Path:
         return self.home / "dbt_target"
 
+    def build_results(self) -> list[Path]:
+        """The run_results.json each dbt build of the DAG kept under its task's name."""
+        from ingest.runner import BUILD_RESULTS
+
+        return sorted(self.dbt_target.glob(BUILD_RESULTS.format(build="*")))
+
     def start_warehouse(self) -> int:
         """Start the embedded warehouse; returns the postmaster's pid."""
         embedded_postgres = _embedded_postgres()
@@ -206,7 +212,8 @@ def run_night(sandbox: Sandbox, number: int, logical_date: str, env: dict[str, s
     """One `airflow dags test` run, watched for memory, then broken down into stages."""
     known = sandbox.batch_ids()
     # A build that fails before writing its results must not leave the previous night's to be read.
-    (sandbox.dbt_target / "run_results.json").unlink(missing_ok=True)
+    for leftover in sandbox.build_results():
+        leftover.unlink()
     log = sandbox.logs / f"night-{number}-dags-test.log"
     with MemorySampler() as sampler, log.open("w") as out:
         for pid, kind in watched.items():
@@ -243,18 +250,22 @@ def _write_processes(path: Path, sampler: MemorySampler) -> None:
 
 def _night_stages(sandbox: Sandbox, number: int, dag_run_id: str | None, seconds: float,
                   known: set[str], log: Path) -> list[stages.Stage]:
-    runs = stages.read_task_runs(sandbox.airflow_home / "airflow.db", dag_run_id) if dag_run_id else []
+    airflow_db = sandbox.airflow_home / "airflow.db"
+    runs = stages.read_task_runs(airflow_db, dag_run_id) if dag_run_id else []
+    returned = stages.read_returned(airflow_db, dag_run_id, stages.ENRICHMENT_TASK) if dag_run_id else None
+    analysed = returned.get("analysed") if isinstance(returned, dict) else None
     acks = stages.acknowledged(log.read_text(errors="replace"))
-    found = stages.airflow_stages(runs, sandbox.batches_since(known), stages.source_streams(), seconds, acks)
+    found = stages.airflow_stages(runs, sandbox.batches_since(known), stages.source_streams(), seconds, acks,
+                                  analysed=analysed)
     copies = sandbox.logs / f"night-{number}-dbt"
     copies.mkdir(parents=True, exist_ok=True)
-    for name in ("run_results.json", "manifest.json"):
-        if (sandbox.dbt_target / name).exists():
-            # Each night's own copy: night 2's build overwrites the target folder.
-            shutil.copy2(sandbox.dbt_target / name, copies / name)
-    if (copies / "run_results.json").exists() and (copies / "manifest.json").exists():
-        found += stages.dbt_stages(json.loads((copies / "run_results.json").read_text()),
-                                   json.loads((copies / "manifest.json").read_text()))
+    # Each night's own copies: night 2's builds overwrite the target folder.
+    kept = [shutil.copy2(path, copies / path.name) for path in sandbox.build_results()]
+    manifest = sandbox.dbt_target / "manifest.json"
+    if kept and manifest.exists():
+        shutil.copy2(manifest, copies / manifest.name)
+        found += stages.dbt_stages([json.loads(Path(path).read_text()) for path in kept],
+                                   json.loads(manifest.read_text()))
     return found
 
 

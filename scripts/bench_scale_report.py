@@ -26,6 +26,8 @@ MEMORY_KINDS = {"rss:airflow": "Airflow (`dags test` and its task processes)", "
 GROWTH_SLACK = 1.2
 GROWTH_NOISE_SECONDS = 1.0
 PROCESS_LIMIT_MB, SIMULATORS_LIMIT_MB = 500, 1024
+# Issue #17: a night with 1% new text adds at most this much at 100k customers.
+NEW_TEXT_LIMIT_S = 10
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,19 @@ def _checks_100k(figures: Figures) -> list[Check]:
     n1, n2 = (figures.seconds(100_000, night, "night") for night in (1, 2))
     return [_check("100k: night 2 ≤ 0.15 × night 1", ratio(n2, n1), 0.15, "×"),
             _check("100k: night 2 ≤ 3 min including Airflow", n2, 180),
-            _check("100k: dbt part of night 2 ≤ 60 s", _dbt_seconds(figures, 100_000, 2), 60)]
+            _check("100k: dbt part of night 2 ≤ 60 s", _dbt_seconds(figures, 100_000, 2), 60),
+            _new_text_check(figures)]
+
+
+def _new_text_check(figures: Figures) -> Check:
+    """Issue #17: what night 2's new text costs, the enrichment step and the mart it feeds."""
+    criterion = f"100k: night 2's new text adds ≤ {NEW_TEXT_LIMIT_S} s (analyse_verbatims + dbt:fct_verbatims)"
+    enrichment, mart = figures.get(100_000, 2, "analyse_verbatims"), figures.get(100_000, 2, "dbt:fct_verbatims")
+    if enrichment is None or enrichment.seconds is None or mart is None or mart.seconds is None:
+        return Check(criterion, "not measured", None)
+    seconds = enrichment.seconds + mart.seconds
+    analysed = f" ({enrichment.records:,} verbatims analysed)" if enrichment.records is not None else ""
+    return Check(criterion, f"{seconds:,.1f} s{analysed}", seconds <= NEW_TEXT_LIMIT_S)
 
 
 def _dbt_seconds(figures: Figures, size: int, night: int) -> float | None:
@@ -278,14 +292,17 @@ off. The time of the whole night is measured around that command, so it includes
 start-up and DAG parsing. Stage times come from what the run left behind:
 
 - the task instances in Airflow's metadata DB: each stream's extract-load task, its gate task,
-  `dbt_build`, `validate_marts`, `data_docs`, `publish`. `airflow_overhead` is the night's time
+  `dbt_build_intermediate`, `analyse_verbatims` (its records are the verbatims it analysed, from
+  what the task returned), `dbt_build`, `validate_marts`, `data_docs`, `publish`.
+  `airflow_overhead` is the night's time
   beyond all of its tasks. Its part `airflow_overhead:api_startup` is the start of Airflow's
   in-process execution API, which `dags test` would otherwise time into whichever task runs
   first (read from the "Task started" lines of the run's log);
 - `audit.load_batches`: the records each stream fetched (extract-load) and landed (gate);
-- the `run_results.json` of that night's `dbt build`: each model's time (`dbt:`, records are the
-  rows dbt reports) and the summed time of its tests (`dbt_tests:`). The first night also parses
-  the dbt project from scratch, the second reuses that parse.
+- the `run_results.json` of both of that night's dbt builds (each task keeps its own as
+  `run_results.<task>.json`): each model's time (`dbt:`, records are the rows dbt reports) and
+  the summed time of its tests (`dbt_tests:`). The first night also parses the dbt project from
+  scratch, the second reuses that parse.
 
 `airflow dags test` runs tasks one after another, so the sums (`extract_load`, `gate`) are time
 spent in that stage. Peak memory is sampled from `/proc` every half second for every process of

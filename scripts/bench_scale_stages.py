@@ -1,8 +1,10 @@
 """Where a benchmarked night spent its time, per stage, from what the run left behind.
 
 The Airflow metadata DB gives each task's duration (a mapped extract task's map index names its
-stream), `audit.load_batches` the records each stream fetched, and dbt's `run_results.json` each
-model's and test's time; dbt's `manifest.json` says which model a test belongs to.
+stream) and what the enrichment step returned (how many verbatims it analysed),
+`audit.load_batches` the records each stream fetched, and the `run_results.json` of each of the
+night's two dbt builds (kept per build as `run_results.<task>.json`) each model's and test's
+time; dbt's `manifest.json` says which model a test belongs to.
 
 `airflow dags test` stamps a task's start before its first call to the in-process execution
 API, and the first such call of a run starts that API (15-25 s here). Left alone, that start-up
@@ -13,6 +15,7 @@ moved from the task to `airflow_overhead:api_startup`.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -26,6 +29,8 @@ GATE_TASK = "validate"
 EXTRACT_TASK = "extract_load"
 # Tasks that run once per night, timed on their own (`watcher` only runs when something failed).
 SINGLE_TASKS = ("dbt_build_intermediate", "analyse_verbatims", "dbt_build", "validate_marts", "data_docs", "publish")
+# The task whose returned `analysed` is the count of verbatims it read (enrichment/analyse.py).
+ENRICHMENT_TASK = "analyse_verbatims"
 TASK_STARTED = re.compile(r"^(\S+) .*\bTask started\b.*\bti_id=([0-9a-fA-F-]{32,36})")
 
 
@@ -87,6 +92,21 @@ def read_task_runs(airflow_db: Path, run_id: str) -> list[TaskRun]:
             for task_id, map_index, state, duration, start, end, ti_id in rows]
 
 
+def read_returned(airflow_db: Path, run_id: str, task_id: str) -> object:
+    """What a task of one DAG run returned (its `return_value` XCom), None if it returned nothing."""
+    with sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True) as conn:
+        row = conn.execute("select value from xcom where run_id = ? and task_id = ? and map_index = -1 "
+                           "and key = 'return_value'", (run_id, task_id)).fetchone()
+    value = row[0] if row else None
+    # The JSON column holds the task's value serialised to JSON once more: unwrap until it is not text.
+    while isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            break
+    return value
+
+
 def acknowledged(log_text: str) -> dict[str, datetime]:
     """When the execution API acknowledged each task instance's start, by UUID, from a run's log."""
     found = {}
@@ -130,11 +150,13 @@ def _rate_stages(prefix: str, seconds: dict[str, float], records: dict[str, int]
 
 
 def airflow_stages(runs: list[TaskRun], batches: list[Batch], streams: dict[str, list[str]],
-                   night_seconds: float, acks: dict[str, datetime] | None = None) -> list[Stage]:
+                   night_seconds: float, acks: dict[str, datetime] | None = None,
+                   analysed: int | None = None) -> list[Stage]:
     """The night's stages from its task instances: each stream's extract-load (with records
     fetched) and gate (records landed), their sums, the single tasks, and what Airflow itself
     took beyond its tasks (start-up, parsing, scheduling) as `airflow_overhead`; with `acks`
-    (see `acknowledged`), the API's start-up is moved out of the tasks into the overhead."""
+    (see `acknowledged`), the API's start-up is moved out of the tasks into the overhead.
+    `analysed` is the records of the enrichment step: the verbatims it analysed."""
     runs, api_wait = _less_api_wait(runs, acks or {})
     fetched: dict[str, int] = {}
     landed: dict[str, int] = {}
@@ -146,7 +168,8 @@ def airflow_stages(runs: list[TaskRun], batches: list[Batch], streams: dict[str,
     stages += _rate_stages("extract_load", _per_stream(runs, EXTRACT_TASK, streams), fetched)
     stages += _rate_stages("gate", _per_stream(runs, GATE_TASK, streams), landed)
     by_task = {run.task_id: run.seconds for run in runs if run.map_index < 0}
-    stages += [Stage(task, by_task[task]) for task in SINGLE_TASKS if by_task.get(task) is not None]
+    stages += [Stage(task, by_task[task], analysed if task == ENRICHMENT_TASK else None)
+               for task in SINGLE_TASKS if by_task.get(task) is not None]
     in_tasks = sum(run.seconds for run in runs if run.seconds is not None)
     stages.append(Stage("airflow_overhead", max(0.0, night_seconds - in_tasks)))
     if acks:
@@ -164,13 +187,13 @@ def _model_of_test(test_id: str, manifest: dict) -> str:
     return models[0].rsplit(".", 1)[-1] if len(models) == 1 else "(cross-model)"
 
 
-def dbt_stages(run_results: dict, manifest: dict) -> list[Stage]:
+def dbt_stages(builds: Iterable[dict], manifest: dict) -> list[Stage]:
     """`dbt:<node>` per model, seed and snapshot (records: rows affected when dbt reports them) and
-    `dbt_tests:<model>` summing the tests of each model; singular tests over several models sum
-    under `dbt_tests:(cross-model)`."""
+    `dbt_tests:<model>` summing the tests of each model, over the `run_results.json` of each of
+    the night's builds; singular tests over several models sum under `dbt_tests:(cross-model)`."""
     nodes: dict[str, Stage] = {}
     tests: dict[str, float] = {}
-    for result in run_results.get("results", []):
+    for result in (result for run_results in builds for result in run_results.get("results", [])):
         unique_id, seconds = result["unique_id"], float(result.get("execution_time") or 0.0)
         kind, name = unique_id.split(".", 1)[0], unique_id.rsplit(".", 1)[-1]
         if kind in ("test", "unit_test"):

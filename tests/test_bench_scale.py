@@ -134,12 +134,93 @@ def test_dbt_stages_time_each_model_and_sum_the_tests_of_each():
         "unit_tests": {"unit_test.cxloop.dim_customer.merges_two_emails": {"model": "dim_customer"}},
     }
 
-    assert stages.dbt_stages(run_results, manifest) == [
+    assert stages.dbt_stages([run_results], manifest) == [
         stages.Stage("dbt:dim_customer", 12.5, 1000),
         stages.Stage("dbt:stg_zendesk__tickets", 0.2, None),
         stages.Stage("dbt_tests:(cross-model)", 3.0),
         stages.Stage("dbt_tests:dim_customer", 1.75),
     ]
+
+
+def test_dbt_stages_report_the_models_and_tests_of_both_builds_of_a_night():
+    before_enrichment = {"results": [
+        {"unique_id": "model.cxloop.int_customers_resolved", "execution_time": 9.5,
+         "adapter_response": {"rows_affected": 7515}},
+        {"unique_id": "test.cxloop.unique_int_customers_resolved_record_key.a1", "execution_time": 2.0},
+    ]}
+    after_enrichment = {"results": [
+        {"unique_id": "model.cxloop.fct_verbatims", "execution_time": 1.5, "adapter_response": {"rows_affected": 40}},
+        {"unique_id": "test.cxloop.relationships_fct_verbatims_customer_id.b2", "execution_time": 0.5},
+    ]}
+    manifest = {"nodes": {
+        "test.cxloop.unique_int_customers_resolved_record_key.a1": {
+            "attached_node": "model.cxloop.int_customers_resolved"},
+        "test.cxloop.relationships_fct_verbatims_customer_id.b2": {"attached_node": "model.cxloop.fct_verbatims"},
+    }}
+
+    assert stages.dbt_stages([before_enrichment, after_enrichment], manifest) == [
+        stages.Stage("dbt:fct_verbatims", 1.5, 40),
+        stages.Stage("dbt:int_customers_resolved", 9.5, 7515),
+        stages.Stage("dbt_tests:fct_verbatims", 0.5),
+        stages.Stage("dbt_tests:int_customers_resolved", 2.0),
+    ]
+
+
+def _results_file(target, marker: str) -> None:
+    (target / "run_results.json").write_text(json.dumps({"results": [], "marker": marker}))
+
+
+def test_each_dbt_build_of_the_dag_keeps_its_own_run_results(tmp_path, monkeypatch):
+    from ingest import runner, warehouse
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+    monkeypatch.setattr(warehouse, "run_dbt", lambda args: _results_file(tmp_path, args[0]))
+
+    runner.run_dbt_build(["first"], "dbt_build_intermediate")
+    runner.run_dbt_build(["second"], "dbt_build")
+
+    kept = {path.name: json.loads(path.read_text())["marker"] for path in tmp_path.glob("run_results.*.json")}
+    assert kept == {"run_results.dbt_build_intermediate.json": "first", "run_results.dbt_build.json": "second"}
+
+
+def test_a_build_that_fails_before_writing_results_keeps_no_copy_of_an_older_builds(tmp_path, monkeypatch):
+    from ingest import runner, warehouse
+
+    def fails(args):
+        raise RuntimeError("dbt could not connect")
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+    _results_file(tmp_path, "the night before")
+    (tmp_path / "run_results.dbt_build.json").write_text("{}")
+    monkeypatch.setattr(warehouse, "run_dbt", fails)
+
+    with pytest.raises(RuntimeError, match="could not connect"):
+        runner.run_dbt_build(["build"], "dbt_build")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run_results.json"]
+
+
+def test_the_enrichment_steps_records_are_the_verbatims_it_analysed():
+    runs = [stages.TaskRun("analyse_verbatims", -1, "success", 2.5), stages.TaskRun("dbt_build", -1, "success", 9.0)]
+
+    found = {s.name: s for s in stages.airflow_stages(runs, [], STREAMS, night_seconds=15.0, analysed=1234)}
+
+    assert found["analyse_verbatims"] == stages.Stage("analyse_verbatims", 2.5, 1234)
+    assert found["dbt_build"] == stages.Stage("dbt_build", 9.0, None)
+
+
+def test_what_a_task_returned_is_read_from_the_airflow_metadata_db(tmp_path):
+    db = tmp_path / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table xcom (run_id text, task_id text, map_index int, key text, value text)")
+        conn.executemany("insert into xcom values (?, ?, ?, ?, ?)", [
+            ("manual__night2", "analyse_verbatims", -1, "return_value",
+             json.dumps(json.dumps({"version": "v3", "analysed": 812}))),
+            ("manual__night1", "analyse_verbatims", -1, "return_value", json.dumps({"version": "v3", "analysed": 1})),
+        ])
+
+    assert stages.read_returned(db, "manual__night2", "analyse_verbatims") == {"version": "v3", "analysed": 812}
+    assert stages.read_returned(db, "manual__night2", "dbt_build") is None
 
 
 def test_task_runs_are_read_for_one_dag_run_from_the_airflow_metadata_db(tmp_path):
@@ -274,6 +355,24 @@ def test_the_issue_targets_are_judged_from_the_figures_of_the_sizes_run():
     assert found["1M: peak RSS of dbt ≤ 500 MB"].passed is None
 
 
+def test_night_2s_new_text_is_judged_on_the_enrichment_step_and_the_verbatims_mart_together():
+    rows = measurements(100_000, 1, 300.0, 100.0) + measurements(100_000, 2, 40.0, 20.0)
+    rows += [report.Measurement("r1", 100_000, 2, "analyse_verbatims", seconds=3.5, records=1_640),
+             report.Measurement("r1", 100_000, 2, "dbt:fct_verbatims", seconds=7.0, records=1_700)]
+
+    found = {c.criterion: c for c in report.checks(report.Figures(rows))}
+
+    criterion = "100k: night 2's new text adds ≤ 10 s (analyse_verbatims + dbt:fct_verbatims)"
+    assert found[criterion] == report.Check(criterion, "10.5 s (1,640 verbatims analysed)", False)
+
+
+def test_the_new_text_figure_is_not_judged_without_the_enrichment_step():
+    found = {c.criterion: c for c in report.checks(report.Figures(
+        measurements(100_000, 1, 300.0, 100.0) + measurements(100_000, 2, 40.0, 20.0)))}
+
+    assert found["100k: night 2's new text adds ≤ 10 s (analyse_verbatims + dbt:fct_verbatims)"].passed is None
+
+
 def test_only_the_targets_of_measured_sizes_are_judged():
     assert report.checks(report.Figures(measurements(10_000, 1, 120.0, 40.0))) == []
 
@@ -318,3 +417,29 @@ def test_a_failed_night_is_said_on_the_page(tmp_path, failed_night):
                                                                       seconds=5.0)]
     text = report.render_markdown(report.Figures(rows), {}, chart=None)
     assert f"**Night {failed_night} failed**" in text
+
+
+
+# -- make bench: the enrichment step ---------------------------------------------------------------
+
+def test_the_enrichment_batch_is_reproducible_and_in_every_language_of_the_held_out_set():
+    from enrichment import analyse, read_heldout, topics
+    from scripts import bench
+
+    texts = bench.verbatims(400)
+
+    assert len(texts) == 400 and texts == bench.verbatims(400)
+    detected = {found[0] for found in analyse.analyse(texts, topics.load_taxonomy())}
+    assert {verbatim.language for verbatim in read_heldout()} <= detected
+
+
+def test_the_enrichment_throughput_is_verbatims_per_cpu_second_with_start_up_apart():
+    from scripts import bench
+
+    measured = bench.enrichment_throughput(200)
+
+    assert measured["texts"] == 200
+    assert measured["per_cpu_second"] == pytest.approx(200 / measured["cpu_seconds"])
+    assert measured["startup_cpu_seconds"] >= 0
+    cells = bench.enrichment_line(measured).split()
+    assert cells[0] == "200" and cells[3] == f"{measured['per_cpu_second']:,.0f}"
