@@ -48,6 +48,10 @@ task per model: dbt's start-up (~4 s) is paid twice, not 30 times. Each runs the
 what it builds, not dbt's unit tests (those check the SQL, which does not change overnight; `make
 test` runs them), and keeps its dbt `run_results.json` as `run_results.<task>.json` in dbt's
 target folder.
+**discover_topics** clusters the last 30 days' verbatims per language
+(`enrichment.discovered_topics`). **close_the_loop** creates a follow-up in the help desk for
+each new alert (once, whatever reruns; `followups/`) and sends the night's critical alerts as one
+message, both only when the help desk connection's extra asks for them.
 **validate_marts** runs the mart suites; **data_docs** renders the gate's results as Data Docs;
 **publish** emits the `marts.*` Assets so downstream DAGs start on fresh marts. **watcher**
 fails the run when anything failed; every failed task is recorded in `audit.pipeline_failures`.
@@ -175,6 +179,18 @@ def analyse_verbatims() -> dict:
     return {"version": run.version, "analysed": run.analysed}
 
 
+@task(pool="cxloop_dbt")
+def discover_topics() -> dict:
+    """Term clusters over the last 30 days' verbatims per language, for analysts to promote into the taxonomy."""
+    from enrichment import discover
+    from ingest import warehouse
+
+    _, end, _ = _window(get_current_context())
+    with warehouse.connect() as conn:
+        run = discover.discover_recent(conn, window_end=end)
+    return {"window_start": run.window_start.isoformat(), "clusters": run.clusters, "skipped": list(run.skipped)}
+
+
 @task(trigger_rule="none_failed", pool="cxloop_dbt")
 def dbt_build() -> None:
     """`dbt build` (run + test) of the marts and the rest of the project, on the models and analyses before it."""
@@ -182,6 +198,18 @@ def dbt_build() -> None:
 
     runner.prepare_warehouse()
     runner.run_dbt_build(BUILD_AFTER_ENRICHMENT, "dbt_build")
+
+
+@task
+def close_the_loop() -> dict:
+    """Create the night's follow-ups in the help desk (once each) and tell the CX team about critical alerts."""
+    from followups import run
+    from ingest import warehouse
+
+    context = get_current_context()
+    start, end, _ = _window(context)
+    with warehouse.connect() as conn:
+        return run.close_the_loop(conn, start, end, dict(context))
 
 
 @task
@@ -253,10 +281,12 @@ def cxloop_nightly() -> None:
 
         gates.append(land_and_gate())
     upstream, analysed, build = dbt_build_intermediate(), analyse_verbatims(), dbt_build()
-    checked = validate_marts()
+    discovered, checked, looped = discover_topics(), validate_marts(), close_the_loop()
     gates >> upstream >> analysed >> build >> checked >> publish()
+    analysed >> discovered
+    build >> looped
     checked >> data_docs()
-    [*gates, upstream, analysed, build, checked] >> watcher()
+    [*gates, upstream, analysed, discovered, build, checked, looped] >> watcher()
 
 
 cxloop_nightly()

@@ -71,12 +71,12 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 # language, the most recent first. The only place this module says where verbatims live.
 VERBATIMS = """
 with analysed as (
-    select touchpoints.verbatim, touchpoints.occurred_at, analysis.detected_language as language
-    from intermediate.int_touchpoints_unioned as touchpoints
+    select verbatims.verbatim, verbatims.occurred_at, analysis.detected_language as language
+    from intermediate.int_verbatims_unioned as verbatims
     inner join enrichment.verbatim_analysis as analysis
-        on md5(touchpoints.verbatim) = analysis.text_hash and analysis.analysis_version = %(analysis_version)s
-    where touchpoints.verbatim is not null and btrim(touchpoints.verbatim) <> '' and not touchpoints.is_deleted
-        and touchpoints.occurred_at >= %(window_start)s and touchpoints.occurred_at < %(window_end)s
+        on md5(verbatims.verbatim) = analysis.text_hash and analysis.analysis_version = %(analysis_version)s
+    where verbatims.verbatim is not null and btrim(verbatims.verbatim) <> '' and not verbatims.is_deleted
+        and verbatims.occurred_at >= %(window_start)s and verbatims.occurred_at < %(window_end)s
         and analysis.detected_language is not null
 ),
 

@@ -110,7 +110,8 @@ def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate_with_t
 
     gates = {f"{source}.validate" for source in SOURCE_STREAMS}
     builds = {"dbt_build_intermediate", "analyse_verbatims", "dbt_build"}
-    assert set(dag.task_ids) == ({f"{source}.extract_load" for source in SOURCE_STREAMS} | gates | builds
+    after = {"discover_topics", "close_the_loop"}
+    assert set(dag.task_ids) == ({f"{source}.extract_load" for source in SOURCE_STREAMS} | gates | builds | after
                                  | {"validate_marts", "publish", "data_docs", "watcher"})
     for source in SOURCE_STREAMS:
         assert dag.get_task(f"{source}.validate").upstream_task_ids == {f"{source}.extract_load"}
@@ -120,8 +121,11 @@ def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate_with_t
     assert dag.get_task("validate_marts").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("publish").upstream_task_ids == {"validate_marts"}
     assert dag.get_task("data_docs").upstream_task_ids == {"validate_marts"}
+    # Topics are discovered once the night's verbatims are analysed; follow-ups once the alerts are built.
+    assert dag.get_task("discover_topics").upstream_task_ids == {"analyse_verbatims"}
+    assert dag.get_task("close_the_loop").upstream_task_ids == {"dbt_build"}
     # A failed extract_load leaves its validate upstream_failed, which one_failed counts too.
-    assert dag.get_task("watcher").upstream_task_ids == gates | builds | {"validate_marts"}
+    assert dag.get_task("watcher").upstream_task_ids == gates | builds | after | {"validate_marts"}
 
 
 def test_each_sources_extract_tasks_share_that_sources_pool_which_the_setup_creates(dag):
