@@ -152,8 +152,11 @@ def validate(batch: dict | None) -> dict | None:
 # Unit tests check the SQL's logic on fixed inputs, not the night's data: the code is the same
 # every night, so they run where the code changes (`make test`, `make dbt ARGS=build`), not here.
 NIGHTLY = ["--exclude-resource-type", "unit_test"]
-BUILD_BEFORE_ENRICHMENT = ["build", "--select", "+intermediate", "--indirect-selection", "cautious", *NIGHTLY]
-BUILD_AFTER_ENRICHMENT = ["build", "--exclude", "+intermediate", "--indirect-selection", "buildable", *NIGHTLY]
+# The score_scales seed too: the enrichment step labels its training text with the scales' bands.
+BUILD_BEFORE_ENRICHMENT = ["build", "--select", "+intermediate", "score_scales", "--indirect-selection", "cautious",
+                           *NIGHTLY]
+BUILD_AFTER_ENRICHMENT = ["build", "--exclude", "+intermediate", "score_scales", "--indirect-selection", "buildable",
+                          *NIGHTLY]
 
 
 # One build at a time across runs (pool cxloop_dbt has one slot): every build replaces the same
@@ -176,7 +179,8 @@ def analyse_verbatims() -> dict:
 
     with warehouse.connect() as conn:
         run = analyse.analyse_pending(conn)
-    return {"version": run.version, "analysed": run.analysed}
+    return {"version": run.version, "analysed": run.analysed, "model_version": run.model_version,
+            "trained": run.trained}
 
 
 @task(pool="cxloop_dbt")

@@ -208,7 +208,7 @@ def discover_recent(conn: psycopg.Connection, window_end: datetime, days: int = 
     it after the enrichment step of the night.
     """
     taxonomy = taxonomy or topics.load_taxonomy()
-    version = analyse.analysis_version(taxonomy)
+    version = analyse.current_analysis_version(conn, taxonomy)
     window_start = window_end - timedelta(days=days)
     by_language: dict[str, list[str]] = {}
     written: dict[str, int] = {}

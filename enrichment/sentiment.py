@@ -710,6 +710,14 @@ def _model_may_read(lexicon_result: Scored, text: str, language: str | None) -> 
     return lexicon_result.label == "neutral" and not asks(text, language)
 
 
+def trusted_languages(model: Model, min_training_per_language: int = MIN_TRAINING_PER_LANGUAGE) -> frozenset[str]:
+    """The languages the policy (`score`) lets `model` read: at least `min_training_per_language`
+    rated texts in its training data, and on held-back rated text the policy agreed with the
+    ratings more often than the lexicon alone."""
+    return frozenset(lang for lang, n in model.training_counts.items()
+                     if n >= min_training_per_language and model.beats_lexicon(lang))
+
+
 def score(
     texts: Sequence[str],
     languages: Sequence[str | None],
@@ -732,8 +740,7 @@ def score(
     results = [score_lexicon(text, language) for text, language in zip(texts, languages, strict=True)]
     if model is None:
         return results
-    trusted = {lang for lang, n in model.training_counts.items()
-               if n >= min_training_per_language and model.beats_lexicon(lang)}
+    trusted = trusted_languages(model, min_training_per_language)
     by_model = [
         i for i, lang in enumerate(languages)
         if lang in trusted and model.pipeline_for(lang) is not None and _model_may_read(results[i], texts[i], lang)
