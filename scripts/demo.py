@@ -19,6 +19,12 @@ from ingest.settings import cxloop_home  # noqa: E402
 from scripts import airflow_cli  # noqa: E402
 
 HOME = cxloop_home()
+# The closed loop as a company would switch it on: a follow-up ticket for each detractor and bad
+# CSAT of the last three days, under a 48- and a 24-business-hour SLA, and the night's detractors
+# as one message (sent when an alerts notifier is configured; none is by default).
+DEMO_LOOP = {"followups": {"reasons": ["detractor", "bad_csat"], "max_age_days": 3,
+                           "sla_hours": {"detractor": 48, "bad_csat": 24}},
+             "critical_alerts": {"reasons": ["detractor"]}}
 AIRFLOW_HOME = airflow_cli.local_airflow_home()
 
 
@@ -40,7 +46,7 @@ def main() -> int:
     wh = warehouse.resolve()
     print(f"cxloop demo: warehouse {wh.uri()} ({'embedded' if wh.embedded else 'configured'})")
     logs = HOME / "logs"
-    with launch.start(company, drop_folder=HOME / "drops") as sims:
+    with launch.start(company, drop_folder=HOME / "drops", zendesk_extra=DEMO_LOOP) as sims:
         env = airflow_cli.airflow_env(AIRFLOW_HOME, sims.env)
         airflow_cli.migrate(env, logs / "airflow-db-migrate.log")
         last = datetime.combine(args.until, datetime.min.time(), UTC) if args.until else today

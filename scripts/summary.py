@@ -65,7 +65,7 @@ def print_summary(wh: warehouse.Warehouse) -> None:
                   else "  Data Docs: not built yet (.venv/bin/python -m expectations docs)")
         built = _exists(conn, "marts", "customer_health")
         sql = analyses.compiled_sql("nps_recent_days", "headline_kpis", "negative_topics_by_language",
-                                    wh=wh) if built else {}
+                                    "closed_loop_by_reason", "support_by_priority", wh=wh) if built else {}
         nps = conn.execute(sql["nps_recent_days"]).fetchall() if built else []
         if nps:
             print("\nNPS, last 7 days with answers      responses  promoters  passives  detractors     NPS")
@@ -85,6 +85,21 @@ def print_summary(wh: warehouse.Warehouse) -> None:
                 by_language.setdefault(lang, []).append(f"{topic} {mentions}")
             for lang, found in by_language.items():
                 print(f"  {lang}: {', '.join(found)}")
+        loop = (conn.execute(sql["closed_loop_by_reason"]).fetchall()
+                if built and _exists(conn, "marts", "kpi_closed_loop_daily") else [])
+        if loop:
+            print("\nClosed loop (kpi_closed_loop_daily)  raised  followed up  closed  within SLA  median to close")
+            for reason, raised, followed_up, closed, within_sla, median in loop:
+                to_close = f"{median:,.0f} business min" if median is not None else "-"
+                print(f"  {reason:<32} {raised:>7,} {followed_up:>12,} {closed:>7,} {within_sla:>11,}  {to_close}")
+        support = (conn.execute(sql["support_by_priority"]).fetchall()
+                   if built and _exists(conn, "marts", "fct_tickets") else [])
+        if support:
+            print("\nSupport by priority (fct_tickets)   tickets  first reply: median min (business)  "
+                  "SLA missed: reply  resolution  CSAT good")
+            for priority, tickets, reply, reply_business, reply_missed, resolution_missed, good in support:
+                print(f"  {priority:<32} {tickets:>8,}  {_number(reply):>18} ({_number(reply_business)})"
+                      f"  {_pct(reply_missed):>16} {_pct(resolution_missed):>11} {_pct(good):>10}")
         if _exists(conn, "marts", "identity_quality"):
             print("\nIdentity (marts.identity_quality)")
             for line in identity_lines(conn):
@@ -93,6 +108,14 @@ def print_summary(wh: warehouse.Warehouse) -> None:
     bi = dataclasses.replace(wh, user="cxloop_bi", password="")
     print(f"\nBI tools connect to: {bi.uri()}  (role cxloop_bi reads schema marts only)"
           + ("\n  embedded warehouse: stays up until `make stop`" if wh.embedded else ""))
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.1f}%"
 
 
 def identity_lines(conn) -> list[str]:

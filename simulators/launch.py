@@ -39,11 +39,13 @@ PORTS = {"hubspot": 8101, "zendesk": 8102, "trustpilot": 8103, "typeform": 8104}
 
 
 def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1",
-          ports: dict[str, int] | None = None, drop_folder: Path | None = None) -> Simulators:
+          ports: dict[str, int] | None = None, drop_folder: Path | None = None,
+          zendesk_extra: dict | None = None) -> Simulators:
     """Start one simulator per source over `company`; with `drop_folder`, write a sample file drop.
 
     `retry` goes into each connection's extra (see ingest/http.py), so tests can make a
-    connector give up quickly on a simulator that keeps failing.
+    connector give up quickly on a simulator that keeps failing. `zendesk_extra` adds to the help
+    desk connection's extra (e.g. the `followups` settings of the closed loop).
     """
     ports = ports or {}
     sims = Simulators(company)
@@ -58,7 +60,7 @@ def start(company: Company, *, retry: dict | None = None, host: str = "127.0.0.1
 
     serve("hubspot", HubSpotApi(company, token="hs-demo-token"), password="hs-demo-token")
     serve("zendesk", ZendeskApi(company, email="agent@cxloop.example", token="zd-demo-token"),
-          login="agent@cxloop.example", password="zd-demo-token")
+          login="agent@cxloop.example", password="zd-demo-token", extra=dict(zendesk_extra or {}))
     # The password grant's four credentials: API key and secret, and the business user's sign-in.
     serve("trustpilot", trustpilot.TrustpilotApi(company), password=trustpilot.DEFAULT_API_KEY,
           login=trustpilot.DEFAULT_USERNAME,
