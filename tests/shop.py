@@ -190,6 +190,17 @@ def land_the_shop() -> None:
 
 
 @contextmanager
+def serving_zendesk(api, monkeypatch, *, login: str, password: str, extra: dict) -> Iterator:
+    """`api` served on loopback, with the Zendesk connection pointing at it (its extra as given)."""
+    from simulators.server import Simulator
+
+    with Simulator(api) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_ZENDESK", json.dumps({
+            "conn_type": "http", "host": server.base_url, "login": login, "password": password, "extra": extra}))
+        yield server
+
+
+@contextmanager
 def serving_hubspot(api, token: str, monkeypatch) -> Iterator:
     """`api` served on loopback, with the HubSpot connection pointing at it and retrying fast."""
     from simulators.server import Simulator

@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import math
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +15,9 @@ from ingest.connections import get_connection
 from ingest.http import SourceHTTPError
 from ingest.streams import Window
 from simulators.company import Company
-from simulators.server import Fault, Simulator, first
+from simulators.server import Fault, first
 from simulators.zendesk import ZendeskApi
+from tests.shop import serving_zendesk
 
 COMPANY = Company(customers=40, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 END = COMPANY.end
@@ -37,13 +37,8 @@ CHANGED = {"ticket_metric_events": "time", "ticket_comments": "created_at"}
 SIDELOADED = {"ticket_metrics": ["metric_sets"], "ticket_comments": ["comment_events"]}
 
 
-@contextmanager
 def serve(api: ZendeskApi, monkeypatch, password: str = TOKEN):
-    with Simulator(api) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_ZENDESK", json.dumps({
-            "conn_type": "http", "host": server.base_url, "login": EMAIL, "password": password,
-            "extra": {"retry": RETRY}}))
-        yield server
+    return serving_zendesk(api, monkeypatch, login=EMAIL, password=password, extra={"retry": RETRY})
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ stg_zendesk__ticket_comments built by dbt (the text as written, deleted tickets'
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections import Counter
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,9 +23,8 @@ from ingest.connections import get_connection
 from ingest.streams import Window, tombstone
 from simulators import phrases
 from simulators.company import Company
-from simulators.server import Simulator
 from simulators.zendesk import AGENT_IDS, ZendeskApi
-from tests.shop import at, land, ticket
+from tests.shop import at, land, serving_zendesk, ticket
 from tests.shop import dbt as run_dbt
 
 COMPANY = Company(customers=40, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
@@ -39,13 +36,8 @@ STREAM = next(stream for stream in zendesk.STREAMS if stream.name == "ticket_com
 EVENTS_PATH = "/api/v2/incremental/ticket_events.json"
 
 
-@contextmanager
 def serve(api: ZendeskApi, monkeypatch):
-    with Simulator(api) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_ZENDESK", json.dumps({
-            "conn_type": "http", "host": server.base_url, "login": EMAIL, "password": TOKEN,
-            "extra": {"retry": RETRY}}))
-        yield server
+    return serving_zendesk(api, monkeypatch, login=EMAIL, password=TOKEN, extra={"retry": RETRY})
 
 
 @pytest.fixture

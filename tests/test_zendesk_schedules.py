@@ -7,8 +7,6 @@ when its content changed.
 
 from __future__ import annotations
 
-import json
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,8 +15,8 @@ from ingest import runner, zendesk
 from ingest.connections import get_connection
 from ingest.streams import Window
 from simulators.company import Company
-from simulators.server import Simulator
 from simulators.zendesk import ZendeskApi, business_minutes
+from tests.shop import serving_zendesk
 
 COMPANY = Company(customers=20, end=datetime(2026, 3, 10, tzinfo=UTC), days=30)
 END = COMPANY.end
@@ -43,13 +41,9 @@ class Reorganised(ZendeskApi):
         return super().schedules()
 
 
-@contextmanager
 def serve(api: ZendeskApi, monkeypatch):
-    with Simulator(api) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_ZENDESK", json.dumps({
-            "conn_type": "http", "host": server.base_url, "login": EMAIL, "password": TOKEN,
-            "extra": {"start_date": "2025-06-01", "retry": {"backoff_initial": 0.01, "max_attempts": 2}}}))
-        yield server
+    return serving_zendesk(api, monkeypatch, login=EMAIL, password=TOKEN, extra={
+        "start_date": "2025-06-01", "retry": {"backoff_initial": 0.01, "max_attempts": 2}})
 
 
 @pytest.fixture
@@ -142,15 +136,15 @@ def test_staging_holds_the_schedules_intervals_holidays_and_zones_served(db, sim
 
     for name in zendesk.FULL_REFRESH:
         run(name)
-    models = ["stg_zendesk__schedules", "stg_zendesk__schedule_intervals", "stg_zendesk__schedule_holidays",
-              "stg_zendesk__time_zones"]
+    models = ["stg_zendesk__schedules", "stg_zendesk__schedule_holidays", "stg_zendesk__time_zones"]
     warehouse.run_dbt(["build", "--select", *models])
     assert db.execute("select schedule_id, schedule_name, time_zone from staging.stg_zendesk__schedules "
                       "order by 1").fetchall() == [(360000101, "Support", "UTC"),
                                                    (360000102, "Americas", "Pacific Time (US & Canada)")]
     # Monday to Friday, 09:00-17:00 and 08:00-18:00, in minutes since Sunday 00:00.
-    assert db.execute("select schedule_id, start_minute, end_minute from staging.stg_zendesk__schedule_intervals "
-                      "order by 1, 2").fetchall() == [
+    assert db.execute("""select schedule_id, (span ->> 'start_time')::int, (span ->> 'end_time')::int
+                         from staging.stg_zendesk__schedules, jsonb_array_elements(intervals) as span
+                         order by 1, 2""").fetchall() == [
         *((360000101, 1440 * day + 540, 1440 * day + 1020) for day in range(1, 6)),
         *((360000102, 1440 * day + 480, 1440 * day + 1080) for day in range(1, 6))]
     assert db.execute("select holiday_id, schedule_id, holiday_name, start_date::text, end_date::text "
@@ -159,15 +153,14 @@ def test_staging_holds_the_schedules_intervals_holidays_and_zones_served(db, sim
         (370000002, 360000101, "Winter break", "2026-01-19", "2026-01-20"),
         (370000003, 360000102, "Founders' Day", "2025-12-25", "2025-12-25")]
     assert dict(db.execute("select time_zone, iana_time_zone from staging.stg_zendesk__time_zones").fetchall()) == ZONES
-    # A schedule the account stops serving leaves staging with its intervals and holidays.
+    # A schedule the account stops serving leaves staging with its hours and holidays.
     api.dropped = True
     for name in ("schedules", "schedule_holidays"):
         run(name, RUN_AT + timedelta(days=1))
     warehouse.run_dbt(["build", "--select", *models])
-    assert db.execute("select array_agg(distinct schedule_id) from staging.stg_zendesk__schedule_intervals "
-                      "union all select array_agg(distinct schedule_id) from staging.stg_zendesk__schedule_holidays "
+    assert db.execute("select array_agg(distinct schedule_id) from staging.stg_zendesk__schedule_holidays "
                       "union all select array_agg(schedule_id) from staging.stg_zendesk__schedules").fetchall() == [
-        ([360000101],), ([360000101],), ([360000101],)]
+        ([360000101],), ([360000101],)]
 
 
 def test_the_first_schedule_is_the_one_the_simulators_business_minutes_count_in(api):

@@ -28,6 +28,17 @@ schedules as (
 
 ),
 
+weekly as (
+
+    select
+        schedules.schedule_id,
+        (spans.span ->> 'start_time')::integer  as start_minute,
+        (spans.span ->> 'end_time')::integer    as end_minute
+    from {{ ref('stg_zendesk__schedules') }} as schedules
+    cross join lateral jsonb_array_elements(schedules.intervals) as spans (span)
+
+),
+
 intervals as (
 
     select
@@ -35,7 +46,7 @@ intervals as (
         start_minute / 1440                         as day_of_week,
         start_minute % 1440                         as opens_minute,
         end_minute - 1440 * (start_minute / 1440)   as closes_minute
-    from {{ ref('stg_zendesk__schedule_intervals') }}
+    from weekly
     where end_minute > start_minute
 
 ),

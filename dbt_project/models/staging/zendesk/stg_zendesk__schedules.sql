@@ -18,6 +18,7 @@ renamed as (
         record ->> 'name'           as schedule_name,
         -- Zendesk's own name ("London", "Pacific Time (US & Canada)"); stg_zendesk__time_zones maps it.
         record ->> 'time_zone'      as time_zone,
+        record -> 'intervals'       as intervals,
         _loaded_at                  as loaded_at
 
     from source
