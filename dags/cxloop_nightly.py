@@ -211,9 +211,9 @@ def close_the_loop() -> dict:
     from ingest import warehouse
 
     context = get_current_context()
-    start, end, _ = _window(context)
+    start, end, backfill = _window(context)
     with warehouse.connect() as conn:
-        return run.close_the_loop(conn, start, end, dict(context))
+        return run.close_the_loop(conn, start, end, dict(context), backfill=backfill)
 
 
 @task

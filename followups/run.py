@@ -23,8 +23,17 @@ log = logging.getLogger(__name__)
 
 
 def close_the_loop(conn: psycopg.Connection, since: datetime, until: datetime,
-                   context: dict[str, Any] | None = None) -> dict:
-    """What the night's step did, as a summary for the task's return value and the logs."""
+                   context: dict[str, Any] | None = None, *, backfill: bool = False) -> dict:
+    """What the night's step did, as a summary for the task's return value and the logs.
+
+    A backfill re-builds past days; it does nothing here. Reaching out to customers about feedback
+    that old, or telling the CX team about last month's detractors as if they were new, is what a
+    backfill must not do; the outbox also keeps a re-run of a night that already ran from
+    creating anything twice.
+    """
+    if backfill:
+        log.info("a backfill of [%s, %s): no follow-ups decided, no alerts sent", since, until)
+        return {"backfill": True}
     connection = get_connection(zendesk_desk.zendesk.CONN_ID)
     extra = dict(connection.extra_dejson or {}) if connection is not None else {}
     done: dict[str, Any] = {}

@@ -5,7 +5,7 @@
                    "sla_hours": {"detractor": 48, "bad_csat": 24}, "schedule_id": 360000123}}
 
 `sla_hours` is the follow-up SLA per reason, in business hours of the help desk's schedule
-`schedule_id` (default: the account's first schedule): the time from the alert to its follow-up
+`schedule_id` (default: the account's schedule with the lowest id): the time from the alert to its follow-up
 being solved. Reasons not listed take DEFAULT_SLA_HOURS.
 
 Without a `followups` block the step does nothing: creating tickets in a company's help desk is
@@ -31,7 +31,8 @@ class FollowupSettings:
     group_id: int | None = None
     dry_run: bool = False
     # Only alerts raised this many days before the night's end get a follow-up: a first
-    # deployment (or a backfill of old days) must not open tickets about last year's feedback.
+    # deployment must not open tickets about last year's feedback (backfills decide nothing at
+    # all: followups/run.py).
     max_age_days: int = 14
     priority: str = "normal"
     tag: str = "cxloop_followup"

@@ -194,3 +194,12 @@ def test_the_summary_goes_through_the_alerts_notifiers_once(conn, monkeypatch):
 def test_a_night_without_critical_alerts_sends_nothing(conn):
     settings = critical.CriticalSettings(min_value=Decimal(10**9))
     assert critical.summary(conn, settings, datetime(2026, 3, 1, tzinfo=UTC), NIGHT_END) is None
+
+
+def test_a_backfill_decides_no_follow_ups_and_sends_no_alerts(conn, monkeypatch):
+    from followups import run
+
+    monkeypatch.setenv("AIRFLOW_CONN_CXLOOP_ZENDESK", '{"conn_type": "http", "host": "https://x.zendesk.com", '
+                       '"login": "a@x.example", "password": "t", "extra": {"followups": {}, "critical_alerts": {}}}')
+    assert run.close_the_loop(conn, datetime(2026, 3, 1, tzinfo=UTC), NIGHT_END, backfill=True) == {"backfill": True}
+    assert states(conn) == []
