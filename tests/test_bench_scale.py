@@ -373,6 +373,16 @@ def test_the_new_text_figure_is_not_judged_without_the_enrichment_step():
     assert found["100k: night 2's new text adds ≤ 10 s (analyse_verbatims + dbt:fct_verbatims)"].passed is None
 
 
+def test_a_night_without_new_text_does_not_judge_the_new_text_figure():
+    rows = measurements(100_000, 1, 300.0, 100.0) + measurements(100_000, 2, 40.0, 20.0)
+    rows += [report.Measurement("r1", 100_000, 2, "analyse_verbatims", seconds=2.2, records=0),
+             report.Measurement("r1", 100_000, 2, "dbt:fct_verbatims", seconds=1.0, records=0)]
+
+    criterion = "100k: night 2's new text adds ≤ 10 s (analyse_verbatims + dbt:fct_verbatims)"
+    assert {c.criterion: c for c in report.checks(report.Figures(rows))}[criterion] == report.Check(
+        criterion, "not measured here: night 2 had no new text (make bench-verbatims)", None)
+
+
 def test_only_the_targets_of_measured_sizes_are_judged():
     assert report.checks(report.Figures(measurements(10_000, 1, 120.0, 40.0))) == []
 
