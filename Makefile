@@ -16,13 +16,14 @@ export AIRFLOW__CORE__DAGS_FOLDER  := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test bench bench-scale lint stop dbt docs docs-serve backfill clean help
+.PHONY: install demo test bench bench-scale bench-verbatims lint stop dbt docs docs-serve backfill clean help
 
 help:
 	@echo "make demo   run cxloop_nightly for the last 3 days against the bundled simulators"
 	@echo "make test   run the test suite (unit + end-to-end)"
 	@echo "make bench  loader vs plain COPY at 100k and 1M records (rows/s, peak memory)"
 	@echo "make bench-scale [SIZES=\"10000 100000\"]   the whole nightly at those sizes (stage times, memory) -> docs/performance.md"
+	@echo "make bench-verbatims [CUSTOMERS=\"10000 100000\"]   two nights of verbatims, the second with 1% new text"
 	@echo "make lint   ruff (Python) and sqlfluff (the dbt SQL)"
 	@echo "make stop   stop the embedded warehouse"
 	@echo "make dbt ARGS='build --select marts'   run dbt against the warehouse"
@@ -43,8 +44,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# Test sessions side by side, a test module each at a time (its module fixtures build once):
+# each session has its own embedded PostgreSQL, Airflow home and dbt target folder.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
@@ -53,6 +57,9 @@ bench: $(STAMP)
 SIZES ?= 10000 100000
 bench-scale: $(STAMP)
 	$(BIN)/python scripts/bench_scale.py --sizes $(SIZES)
+
+bench-verbatims: $(STAMP)
+	$(BIN)/python scripts/bench_verbatims.py $(if $(CUSTOMERS),--customers $(CUSTOMERS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

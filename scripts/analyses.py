@@ -3,12 +3,11 @@ and table names they use are the dbt project's own, never copied into Python."""
 
 from __future__ import annotations
 
-from ingest import settings, warehouse
-
-COMPILED = settings.DBT_PROJECT_DIR / "target" / "compiled" / "cxloop" / "analyses"
+from ingest import runner, warehouse
 
 
 def compiled_sql(*names: str, wh: warehouse.Warehouse | None = None) -> dict[str, str]:
     """Each named analysis compiled against the warehouse, by name."""
     warehouse.run_dbt(["compile", "--select", *names], wh, quiet=True)
-    return {name: (COMPILED / f"{name}.sql").read_text() for name in names}
+    compiled = runner.dbt_target_path() / "compiled" / "cxloop" / "analyses"
+    return {name: (compiled / f"{name}.sql").read_text() for name in names}

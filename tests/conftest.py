@@ -14,6 +14,10 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="cxloop-test-"))
 os.environ["CXLOOP_HOME"] = str(_SESSION_HOME)
 os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME / "airflow")
 os.environ["CXLOOP_EMBEDDED_PORT"] = "0"
+# dbt's compiled files, run results and logs per session too: `make test` runs sessions side by
+# side (pytest-xdist), and two dbt processes must not write one target folder.
+os.environ["DBT_TARGET_PATH"] = str(_SESSION_HOME / "dbt_target")
+os.environ["DBT_LOG_PATH"] = str(_SESSION_HOME / "dbt_logs")
 os.environ.pop("AIRFLOW_CONN_CXLOOP_WAREHOUSE", None)
 for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_CXLOOP_")]:
     os.environ.pop(name)
