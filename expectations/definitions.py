@@ -364,6 +364,10 @@ def mart_kpi_support_daily() -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeBetween(column="backlog_open", min_value=0, severity=CRITICAL),
         gxe.ExpectColumnValuesToBeBetween(column="median_first_reply_minutes", min_value=0, severity=CRITICAL),
         gxe.ExpectColumnValuesToBeBetween(column="median_full_resolution_minutes", min_value=0, severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="median_first_reply_business_minutes", min_value=0,
+                                          severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(column="median_full_resolution_business_minutes", min_value=0,
+                                          severity=CRITICAL),
         _never("reopened <= tickets_solved", "reopened > tickets_solved")])
 
 

@@ -99,10 +99,11 @@ def test_night_2_merges_splits_reopens_and_re_matches_only_the_people_it_touches
         ("typeform", "r14"), ("files", "offline_surveys:F-1"), ("files", "offline_surveys:F-2"),
         ("files", "offline_surveys:F-3"),
     }
-    support = dict(((d, c), (created, solved)) for d, c, created, solved in conn.execute(
-        "select date, channel, tickets_created, tickets_solved from marts.kpi_support_daily").fetchall())
-    assert support[(date(2026, 3, 2), "email")] == (0, 0)
-    assert support[(date(2026, 3, 6), "email")] == (0, 1)
+    support = dict(((d, c, p, g), (created, solved)) for d, c, p, g, created, solved in conn.execute(
+        "select date, channel, priority, group_id, tickets_created, tickets_solved "
+        "from marts.kpi_support_daily").fetchall())
+    assert support[(date(2026, 3, 2), "email", "none", 0)] == (0, 0)
+    assert support[(date(2026, 3, 6), "email", "none", 0)] == (0, 1)
     assert conn.execute("select responses, detractors from marts.kpi_nps_daily "
                         "where date = '2026-03-01' and channel = 'survey'").fetchone() == (4, 1)
     assert conn.execute("select arr_or_deal_value from marts.customer_health where customer_id = %s",

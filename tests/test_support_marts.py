@@ -1,4 +1,5 @@
-"""fct_tickets: one row per ticket with its calendar and business minutes, SLAs and rating.
+"""fct_tickets: one row per ticket with its calendar and business minutes, SLAs and rating; and
+kpi_support_daily per day, channel, priority and group.
 
 A hand-built help desk: tickets with Zendesk's metrics, ticket metric events that apply,
 fulfil and breach SLAs (in business hours and in calendar time), and satisfaction ratings. Each
@@ -6,6 +7,8 @@ expected figure is worked out by hand next to the data.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 
@@ -175,3 +178,71 @@ def test_a_night_rebuilds_changed_tickets_drops_deleted_ones_and_agrees_with_a_f
     rebuilt = conn.execute("select * from marts.fct_tickets order by ticket_id").fetchall()
     # loaded_at is when the newest data landed: the same either way.
     assert rebuilt == incremental
+
+
+def in_group(record: dict, value: str | None, group: int | None) -> dict:
+    return {**record, "priority": value, "group_id": group}
+
+
+SUPPORT_ROW = """priority, group_id, tickets_created, tickets_solved, backlog_open, median_first_reply_minutes,
+                 median_first_reply_business_minutes, median_full_resolution_minutes,
+                 median_full_resolution_business_minutes, reopened"""
+
+
+def phone_support_on_march_10(conn) -> list[tuple]:
+    return conn.execute(f"""select {SUPPORT_ROW} from marts.kpi_support_daily
+                            where channel = 'phone' and date = '2026-03-10'
+                            order by priority, group_id""").fetchall()
+
+
+def test_support_kpis_are_per_priority_and_group_with_business_minute_medians(conn):
+    # Six phone tickets on 03-10: three high in group 7001, two low in group 7002, one low in no group.
+    land("zendesk", "tickets", [
+        in_group(ticket(80, 70, "voice", at(10, 9), "solved"), "high", 7001),
+        in_group(ticket(81, 70, "voice", at(10, 10), "solved"), "high", 7001),
+        in_group(ticket(82, 70, "voice", at(10, 11), "open"), "high", 7001),
+        in_group(ticket(83, 70, "voice", at(10, 9), "open"), "low", 7002),
+        in_group(ticket(84, 70, "voice", at(10, 12), "solved"), "low", 7002),
+        in_group(ticket(85, 70, "voice", at(10, 13), "open"), "low", None),
+    ])
+    land("zendesk", "ticket_metrics", [
+        # metrics(ticket, calendar reply, solved, calendar resolution, reopens, last comment), then
+        # the business reply and resolution. 83 was answered after hours: 0 business minutes.
+        with_business_minutes(metrics(80, 30, at(10, 14), 300, 0, at(10, 14)), 20, 240),
+        with_business_minutes(metrics(81, 90, at(10, 16), 360, 1, at(10, 16)), 60, 300),
+        with_business_minutes(metrics(82, 60, None, None, 0, at(10, 12)), 45, None),
+        with_business_minutes(metrics(83, 120, None, None, 0, at(10, 11)), 0, None),
+        with_business_minutes(metrics(84, 240, at(10, 18), 360, 0, at(10, 18)), 180, 300),
+        with_business_minutes(metrics(85, 10, None, None, 0, at(10, 13)), 10, None),
+    ])
+    run_dbt("build", "--select", "+kpi_support_daily", "--indirect-selection", "cautious")
+
+    # high/7001: replies 30, 60, 90 (business 20, 45, 60); solved 80 and 81: 300 and 360 (240 and
+    # 300); one of them had reopened; 82 is still open. low/7002: replies 120 and 240 (0 and 180);
+    # 84 solved in 360 (300); 83 open. low/no group (0): 85 alone, open.
+    assert phone_support_on_march_10(conn) == [
+        ("high", 7001, 3, 2, 1, Decimal("60.0"), Decimal("45.0"), Decimal("330.0"), Decimal("270.0"), 1),
+        ("low", 0, 1, 0, 1, Decimal("10.0"), Decimal("10.0"), None, None, 0),
+        ("low", 7002, 2, 1, 1, Decimal("180.0"), Decimal("90.0"), Decimal("360.0"), Decimal("300.0"), 0),
+    ]
+    # Counts re-aggregate over priority and group: the day's phone figures per channel.
+    assert conn.execute("""select sum(tickets_created), sum(tickets_solved), sum(backlog_open), sum(reopened)
+                           from marts.kpi_support_daily where channel = 'phone' and date = '2026-03-10'
+                           """).fetchone() == (6, 3, 3, 1)
+
+    # Night 2: ticket 82 is moved to the low priority and group 7002. Its old series loses it on
+    # the day it was created; its new one gains it (replies 60, 120, 240; business 0, 45, 180).
+    land("zendesk", "tickets", [{**in_group(ticket(82, 70, "voice", at(10, 11), "open"), "low", 7002),
+                                 "updated_at": at(11, 9)}])
+    run_dbt("build", "--select", "+kpi_support_daily", "--indirect-selection", "cautious")
+    assert phone_support_on_march_10(conn) == [
+        ("high", 7001, 2, 2, 0, Decimal("60.0"), Decimal("40.0"), Decimal("330.0"), Decimal("270.0"), 1),
+        ("low", 0, 1, 0, 1, Decimal("10.0"), Decimal("10.0"), None, None, 0),
+        ("low", 7002, 3, 1, 2, Decimal("120.0"), Decimal("45.0"), Decimal("360.0"), Decimal("300.0"), 0),
+    ]
+    incremental = conn.execute("select * from marts.kpi_support_daily order by date, channel, priority, group_id"
+                               ).fetchall()
+
+    run_dbt("build", "--select", "+kpi_support_daily", "--indirect-selection", "cautious", "--full-refresh")
+    assert conn.execute("select * from marts.kpi_support_daily order by date, channel, priority, group_id"
+                        ).fetchall() == incremental

@@ -81,6 +81,7 @@ select
     tickets.channel::text                                                       as channel,
     tickets.priority::text                                                      as priority,
     tickets.assignee_id::bigint                                                 as assignee_id,
+    tickets.group_id::bigint                                                    as group_id,
     tickets.status::text                                                        as status,
     tickets.is_open::boolean                                                    as is_open,
     tickets.created_at::timestamptz                                             as created_at,

@@ -1,13 +1,30 @@
-{#- Incremental: the counts and medians are re-aggregated only for the days a changed ticket
+{#- One row per day, channel, priority and group. The grain's columns are never null, so the
+    grain stays testable and the daily series join on plain equality: an unset priority is
+    'none', a ticket without a group is group 0 (Zendesk's group ids are positive).
+
+    Incremental: the counts and medians are re-aggregated only for the days a changed ticket
     touches (the day it was created, solved, or solved before it reopened); the other days'
-    counts are kept as built. The backlog is a running total, so a change on one day moves every
-    later day's backlog: it is recomputed over the whole (small) mart from the daily counts. -#}
+    counts are kept as built. Every series of a touched day is recomputed, so a ticket that moved
+    to another priority or group leaves its old series on those days. The backlog is a running
+    total, so a change on one day moves every later day's backlog: it is recomputed over the
+    whole (small) mart from the daily counts. -#}
 {{ daily_kpi_config() }}
 
 with
 
 tickets as (
-    select * from {{ ref('int_support_tickets_enriched') }}
+    select
+        created_at,
+        solved_at,
+        channel,
+        coalesce(priority, 'none')  as priority,
+        coalesce(group_id, 0)       as group_id,
+        first_reply_minutes,
+        first_reply_business_minutes,
+        full_resolution_minutes,
+        full_resolution_business_minutes,
+        reopens
+    from {{ ref('int_support_tickets_enriched') }}
     where not is_deleted
 ),
 
@@ -33,28 +50,37 @@ touched_days as (
 created as (
 
     select
-        (tickets.created_at at time zone 'UTC')::date                               as date,
+        (tickets.created_at at time zone 'UTC')::date                                       as date,
         tickets.channel,
-        count(*)                                                                    as tickets_created,
-        percentile_cont(0.5) within group (order by tickets.first_reply_minutes)    as median_first_reply_minutes
+        tickets.priority,
+        tickets.group_id,
+        count(*)                                                                            as tickets_created,
+        percentile_cont(0.5) within group (order by tickets.first_reply_minutes)            as median_first_reply_minutes,
+        percentile_cont(0.5) within group (order by tickets.first_reply_business_minutes)
+            as median_first_reply_business_minutes
     from tickets
     {% if is_incremental() %}
     inner join touched_days
         on tickets.created_at >= touched_days.day::timestamp at time zone 'UTC'
         and tickets.created_at < (touched_days.day + 1)::timestamp at time zone 'UTC'
     {% endif %}
-    group by 1, 2
+    group by 1, 2, 3, 4
 
 ),
 
 solved as (
 
     select
-        (tickets.solved_at at time zone 'UTC')::date                                  as date,
+        (tickets.solved_at at time zone 'UTC')::date                                        as date,
         tickets.channel,
-        count(*)                                                                      as tickets_solved,
-        percentile_cont(0.5) within group (order by tickets.full_resolution_minutes)  as median_full_resolution_minutes,
-        count(*) filter (where tickets.reopens > 0)                                   as reopened
+        tickets.priority,
+        tickets.group_id,
+        count(*)                                                                            as tickets_solved,
+        percentile_cont(0.5) within group (order by tickets.full_resolution_minutes)
+            as median_full_resolution_minutes,
+        percentile_cont(0.5) within group (order by tickets.full_resolution_business_minutes)
+            as median_full_resolution_business_minutes,
+        count(*) filter (where tickets.reopens > 0)                                         as reopened
     from tickets
     {% if is_incremental() %}
     inner join touched_days
@@ -62,7 +88,7 @@ solved as (
         and tickets.solved_at < (touched_days.day + 1)::timestamp at time zone 'UTC'
     {% endif %}
     where tickets.solved_at is not null
-    group by 1, 2
+    group by 1, 2, 3, 4
 
 ),
 
@@ -71,38 +97,43 @@ counts as (
     select
         date,
         channel,
+        priority,
+        group_id,
         coalesce(created.tickets_created, 0)    as tickets_created,
         coalesce(solved.tickets_solved, 0)      as tickets_solved,
         created.median_first_reply_minutes,
         solved.median_full_resolution_minutes,
+        created.median_first_reply_business_minutes,
+        solved.median_full_resolution_business_minutes,
         coalesce(solved.reopened, 0)            as reopened
     from created
-    full outer join solved using (date, channel)
+    full outer join solved using (date, channel, priority, group_id)
 
     {% if is_incremental() %}
     union all
 
     select
-        date, channel, tickets_created, tickets_solved, median_first_reply_minutes,
-        median_full_resolution_minutes, reopened
+        date, channel, priority, group_id, tickets_created, tickets_solved, median_first_reply_minutes,
+        median_full_resolution_minutes, median_first_reply_business_minutes,
+        median_full_resolution_business_minutes, reopened
     from {{ this }}
     where date not in (select day from touched_days)
     {% endif %}
 
 ),
 
--- Every day from a channel's first ticket to the last activity, so the backlog has no gaps.
+-- Every day from a series' first ticket to the last activity, so the backlog has no gaps.
 days as (
 
-    select channels.channel, day::date as date
+    select series.channel, series.priority, series.group_id, day::date as date
     from (
-        select channel, min(date) as first_day
+        select channel, priority, group_id, min(date) as first_day
         from counts
         where tickets_created > 0
-        group by channel
-    ) as channels
+        group by channel, priority, group_id
+    ) as series
     cross join lateral generate_series(
-        channels.first_day,
+        series.first_day,
         (select max(date) from counts where tickets_created > 0 or tickets_solved > 0),
         interval '1 day'
     ) as day
@@ -114,25 +145,38 @@ daily as (
     select
         days.date,
         days.channel,
+        days.priority,
+        days.group_id,
         coalesce(counts.tickets_created, 0)     as tickets_created,
         coalesce(counts.tickets_solved, 0)      as tickets_solved,
         counts.median_first_reply_minutes,
         counts.median_full_resolution_minutes,
+        counts.median_first_reply_business_minutes,
+        counts.median_full_resolution_business_minutes,
         coalesce(counts.reopened, 0)            as reopened
     from days
-    left join counts using (date, channel)
+    left join counts using (date, channel, priority, group_id)
 
 )
 
 select
     date,
     channel,
+    priority::text                                              as priority,
+    group_id::bigint                                            as group_id,
     tickets_created::integer                                    as tickets_created,
     tickets_solved::integer                                     as tickets_solved,
     -- Open at the end of the day: created so far minus solved so far.
     (sum(tickets_created) over running - sum(tickets_solved) over running)::integer as backlog_open,
     round(median_first_reply_minutes::numeric, 1)::numeric(10, 1)     as median_first_reply_minutes,
     round(median_full_resolution_minutes::numeric, 1)::numeric(10, 1) as median_full_resolution_minutes,
+    round(median_first_reply_business_minutes::numeric, 1)::numeric(10, 1)
+        as median_first_reply_business_minutes,
+    round(median_full_resolution_business_minutes::numeric, 1)::numeric(10, 1)
+        as median_full_resolution_business_minutes,
     reopened::integer                                           as reopened
 from daily
-window running as (partition by channel order by date rows between unbounded preceding and current row)
+window running as (
+    partition by channel, priority, group_id
+    order by date rows between unbounded preceding and current row
+)

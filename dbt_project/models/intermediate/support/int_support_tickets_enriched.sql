@@ -55,6 +55,7 @@ enriched as (
         tickets.status in ('new', 'open', 'pending', 'hold')   as is_open,
         tickets.priority,
         tickets.assignee_id,
+        tickets.group_id,
         {{ map_channel("'zendesk'", 'tickets.source_channel') }} as channel,
         tickets.created_at,
         metrics.solved_at,
@@ -91,7 +92,7 @@ union all
 
 select
     previous.ticket_id, previous.customer_id, previous.status, previous.is_open, previous.priority,
-    previous.assignee_id, previous.channel, previous.created_at, previous.solved_at,
+    previous.assignee_id, previous.group_id, previous.channel, previous.created_at, previous.solved_at,
     previous.first_reply_minutes, previous.first_reply_business_minutes, previous.full_resolution_minutes,
     previous.full_resolution_business_minutes,
     previous.replies, previous.reopens, previous.latest_comment_added_at,
