@@ -68,3 +68,16 @@ def db(wh):
 
     with warehouse.connect(wh, autocommit=True) as conn:
         yield conn
+
+
+# The longest modules first: `make test` hands whole modules to two sessions in collection
+# order, and a long module handed out last would run alone at the end while the other session
+# idles. The rest keep their order.
+LONGEST_FIRST = ("test_pipeline_e2e.py", "test_topic_marts.py", "test_incremental_models.py",
+                 "test_enrichment_model_run.py", "test_closed_loop.py", "test_bench_verbatims.py",
+                 "test_verbatims.py", "test_closed_loop_e2e.py", "test_models.py")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
