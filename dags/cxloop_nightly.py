@@ -212,7 +212,8 @@ def close_the_loop() -> dict:
 
     context = get_current_context()
     start, end, backfill = _window(context)
-    with warehouse.connect() as conn:
+    # Autocommit: each follow-up is its own transaction (followups/outbox.py), committed as it goes.
+    with warehouse.connect(autocommit=True) as conn:
         return run.close_the_loop(conn, start, end, dict(context), backfill=backfill)
 
 
@@ -288,7 +289,8 @@ def cxloop_nightly() -> None:
     discovered, checked, looped = discover_topics(), validate_marts(), close_the_loop()
     gates >> upstream >> analysed >> build >> checked >> publish()
     analysed >> discovered
-    build >> looped
+    # Tickets created and messages sent cannot be taken back: only once the marts passed their checks.
+    checked >> looped
     checked >> data_docs()
     [*gates, upstream, analysed, discovered, build, checked, looped] >> watcher()
 

@@ -87,7 +87,7 @@ order by md5(verbatims.verbatim), verbatims.occurred_at desc, verbatims.verbatim
 """
 RATED_SINCE = f"select count(distinct md5(verbatims.verbatim)) {_RATED_FROM} and verbatims.loaded_at > %(since)s"
 CURRENT = """
-select model_version, rated_loaded_until, training_rows, library_version, model
+select model_version, rated_loaded_until, training_rows, library_version, model, rated_texts
 from enrichment.sentiment_models where is_current
 """
 STORE = """
@@ -199,7 +199,9 @@ def refresh_model(conn: psycopg.Connection) -> Refresh:
         model = current_model(conn)
         if model is not None:
             new = conn.execute(RATED_SINCE, {"since": row[1]}).fetchone()[0]
-            if not retrain_due(new, sum(row[2].values())):
+            # Growth against all the rated text there was, not the capped sample fitted on: against
+            # the cap, a large company would retrain (and re-score everything) every few nights.
+            if not retrain_due(new, row[5]):
                 log.info("sentiment model %s stays: %d rated texts since it was trained", model.version, new)
                 return Refresh(model, False)
         rated, loaded_until = read_rated(conn)

@@ -82,5 +82,6 @@ def notify(conn: psycopg.Connection, settings: CriticalSettings, since: datetime
     if text is None:
         return 0
     return notifiers.send(KIND, subject="cxloop: critical customer alerts ({{ run_id }})",
-                          html_content="<pre>{{ critical_alerts }}</pre>",
+                          # Customers wrote the verbatims: escaped, so a review cannot put markup in a mail.
+                          html_content="<pre>{{ critical_alerts | e }}</pre>",
                           context={**context, "critical_alerts": text})

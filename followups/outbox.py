@@ -132,7 +132,13 @@ def _due(conn: psycopg.Connection) -> list[str]:
 
 def deliver(conn: psycopg.Connection, desk: HelpDesk, settings: FollowupSettings,
             alert_ids: Iterable[str] | None = None) -> Delivery:
-    """Create every due follow-up once; one transaction per follow-up."""
+    """Create every due follow-up once; one transaction per follow-up, so `conn` must autocommit.
+
+    Inside a caller's transaction each follow-up would only be a savepoint: a failure at the
+    300th would roll back the 299 ids recorded before it, and hold every row's lock until then.
+    """
+    if not conn.autocommit:
+        raise ValueError("outbox.deliver needs an autocommit connection: each follow-up commits on its own")
     created = found = failed = 0
     for alert_id in list(alert_ids) if alert_ids is not None else _due(conn):
         with conn.transaction():

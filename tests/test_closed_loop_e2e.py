@@ -100,7 +100,7 @@ def night(window: Window, *, backfill: bool = False) -> dict:
 
 
 def close_the_loop(window: Window) -> dict:
-    with warehouse.connect() as conn:
+    with warehouse.connect(autocommit=True) as conn:
         return run.close_the_loop(conn, window.start, window.end)
 
 

@@ -121,9 +121,9 @@ def test_each_source_lands_then_validates_and_dbt_builds_after_every_gate_with_t
     assert dag.get_task("validate_marts").upstream_task_ids == {"dbt_build"}
     assert dag.get_task("publish").upstream_task_ids == {"validate_marts"}
     assert dag.get_task("data_docs").upstream_task_ids == {"validate_marts"}
-    # Topics are discovered once the night's verbatims are analysed; follow-ups once the alerts are built.
+    # Topics are discovered once the night's verbatims are analysed; follow-ups once the marts passed their checks.
     assert dag.get_task("discover_topics").upstream_task_ids == {"analyse_verbatims"}
-    assert dag.get_task("close_the_loop").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("close_the_loop").upstream_task_ids == {"validate_marts"}
     # A failed extract_load leaves its validate upstream_failed, which one_failed counts too.
     assert dag.get_task("watcher").upstream_task_ids == gates | builds | after | {"validate_marts"}
 

@@ -203,3 +203,8 @@ def test_a_backfill_decides_no_follow_ups_and_sends_no_alerts(conn, monkeypatch)
                        '"login": "a@x.example", "password": "t", "extra": {"followups": {}, "critical_alerts": {}}}')
     assert run.close_the_loop(conn, datetime(2026, 3, 1, tzinfo=UTC), NIGHT_END, backfill=True) == {"backfill": True}
     assert states(conn) == []
+
+
+def test_delivery_refuses_a_connection_that_would_make_every_follow_up_one_transaction(built):
+    with warehouse.connect(built) as inside_a_transaction, pytest.raises(ValueError, match="autocommit"):
+        outbox.deliver(inside_a_transaction, RecordingDesk(), FollowupSettings())
