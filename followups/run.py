@@ -41,7 +41,7 @@ def close_the_loop(conn: psycopg.Connection, since: datetime, until: datetime,
     if settings is None:
         log.info("no follow-ups configured (connection %s has no extra.followups)", zendesk_desk.zendesk.CONN_ID)
     else:
-        desk, _ = zendesk_desk.from_connection(connection)
+        desk = zendesk_desk.from_connection(connection)
         decided = outbox.decide(conn, settings, until)
         delivered = outbox.Delivery() if settings.dry_run else outbox.deliver(conn, desk, settings)
         done["followups"] = {"dry_run": settings.dry_run, "decided": decided, **asdict(delivered)}

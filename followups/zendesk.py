@@ -64,7 +64,6 @@ class ZendeskDesk:
         return str(created["id"])
 
 
-def from_connection(conn: Any) -> tuple[ZendeskDesk, FollowupSettings | None]:
-    """The help desk of connection cxloop_zendesk and the follow-ups its extra asks for."""
-    source = zendesk.from_connection(conn)
-    return ZendeskDesk(source.client), FollowupSettings.from_extra(dict(conn.extra_dejson or {}), zendesk.CONN_ID)
+def from_connection(conn: Any) -> ZendeskDesk:
+    """The help desk of connection cxloop_zendesk (its client, credentials and retry policy)."""
+    return ZendeskDesk(zendesk.from_connection(conn).client)
